@@ -1,0 +1,57 @@
+import { sql, type SQL } from "drizzle-orm";
+import { DAY_MS_SQL } from "../rollup/day-stats";
+import { WATERMARK, windowOffsetsCte } from "../rollup/day-stats";
+
+/**
+ * The CTEs every organization read starts with: sealed rollups ∪ live tail.
+ *
+ *   org(id)        the organization (empty if unknown; the route checks existence in the same batch)
+ *   tail           this org's events not yet folded by the rollup (seq > watermark)
+ *   tail_first     first login day per identity within the tail
+ *   target         "stale" days in [start, end]: days whose daily rows the tail or a
+ *                  pending recompute would change. A tail event on day t changes day t's
+ *                  counts and WAU/MAU of t..t+29; a tail login before an identity's
+ *                  known first day moves its "new" day; dirty_days are folded but not
+ *                  yet recomputed. Every other day is read from the daily tables.
+ *   activity       daily_activity ∪ the tail aggregated the same way, over the window
+ *                  the target days need
+ */
+export function liveCtes(orgSlug: string, start: number, end: number): SQL {
+  return sql`org(id) AS (SELECT id FROM organizations WHERE slug = ${orgSlug}),
+  tail AS (
+    SELECT e.org_id, e.created_at / ${DAY_MS_SQL} AS day, e.identity_id, e.service_id, e.provider, e.outcome, i.identity_type
+    FROM login_events e JOIN identities i ON i.id = e.identity_id
+    WHERE e.seq > ${WATERMARK} AND e.org_id = (SELECT id FROM org)
+  ),
+  tail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM tail WHERE outcome = 'success' GROUP BY identity_id),
+  ${windowOffsetsCte},
+  stale(day) AS (
+    SELECT day FROM dirty_days WHERE org_id = (SELECT id FROM org)
+    UNION SELECT t.day + offsets.k FROM (SELECT DISTINCT day FROM tail) t, offsets
+    UNION SELECT i.first_day FROM tail_first f JOIN identities i ON i.id = f.identity_id WHERE f.day < i.first_day
+  ),
+  target(org_id, day) AS (SELECT (SELECT id FROM org), day FROM stale WHERE day BETWEEN ${start} AND ${end}),
+  activity AS (
+    SELECT org_id, day, identity_id, service_id, provider, identity_type, logins, failures FROM daily_activity
+    WHERE org_id = (SELECT id FROM org)
+      AND day BETWEEN (SELECT MIN(day) FROM target) - 29 AND (SELECT MAX(day) FROM target)
+    UNION ALL
+    SELECT org_id, day, identity_id, service_id, provider, identity_type,
+      SUM(outcome = 'success'), SUM(outcome = 'failure')
+    FROM tail GROUP BY day, identity_id, service_id, provider
+  )`;
+}
+
+/** Identity ids with a login in [start, end] (sealed ∪ tail), optionally of one type. Needs liveCtes. */
+export function activeIdentitiesSql(start: number, end: number, identityType?: "human" | "machine", serviceRef?: SQL): SQL {
+  const typeFilter = identityType ? sql`AND identity_type = ${identityType}` : sql``;
+  const serviceFilter = serviceRef ? sql`AND service_id = ${serviceRef}` : sql``;
+  return sql`SELECT identity_id FROM daily_activity
+      WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND logins > 0 ${typeFilter} ${serviceFilter}
+    UNION
+    SELECT identity_id FROM tail
+      WHERE outcome = 'success' AND day BETWEEN ${start} AND ${end} ${typeFilter} ${serviceFilter}`;
+}
+
+/** An identity's first login day including the tail; needs `identities i` and `tail_first f` joined. */
+export { effectiveFirstDay } from "../rollup/day-stats";

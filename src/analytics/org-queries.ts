@@ -1,0 +1,237 @@
+import { sql, type SQL } from "drizzle-orm";
+import { batch } from "../db/client";
+import type { Db } from "../env";
+
+import { DAILY_TABLE, dayStatsSelect, METRIC_COLUMNS, type Dimension } from "../rollup/day-stats";
+import { activeIdentitiesSql, effectiveFirstDay, liveCtes } from "./live";
+
+/**
+ * Named read queries for one organization. Each runs as ONE D1 batch: the
+ * organization lookup plus its data statements, so a dashboard read is one round
+ * trip. Each returns null when the organization does not exist.
+ */
+
+export type IdentityType = "human" | "machine";
+
+export interface DayRange {
+  start: number;
+  end: number;
+}
+
+async function readOrg<T extends unknown[][]>(db: Db, orgSlug: string, queries: SQL[]): Promise<T | null> {
+  const [org, ...rest] = await batch(db, [sql`SELECT id FROM organizations WHERE slug = ${orgSlug}`, ...queries]);
+  return org.results.length > 0 ? (rest.map((r) => r.results) as T) : null;
+}
+
+/**
+ * Daily rows (day, <dimension>, metrics…) for [start, end]: the daily table for
+ * sealed days, recomputed live for the stale days in `target`. Needs liveCtes.
+ */
+function dailyRows(dimension: Dimension, { start, end }: DayRange): SQL {
+  const dim = sql.raw(dimension);
+  return sql`SELECT day, ${dim}, ${sql.raw(METRIC_COLUMNS)} FROM ${sql.raw(DAILY_TABLE[dimension])}
+      WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND day NOT IN (SELECT day FROM target)
+    UNION ALL
+    SELECT day, ${dim}, ${sql.raw(METRIC_COLUMNS)} FROM (${dayStatsSelect(dimension)})`;
+}
+
+const typeFilter = (identityType?: IdentityType) => (identityType ? sql`AND identity_type = ${identityType}` : sql``);
+
+// ---- the seed reference's four endpoints ------------------------------------------------
+
+export async function loginTrends(db: Db, orgSlug: string, range: DayRange) {
+  const result = await readOrg<[{ day: number; count: number }[]]>(db, orgSlug, [
+    sql`WITH ${liveCtes(orgSlug, range.start, range.end)}
+      SELECT day, SUM(logins) AS count FROM (${dailyRows("identity_type", range)})
+      GROUP BY day HAVING SUM(logins) > 0 ORDER BY day`,
+  ]);
+  return result?.[0] ?? null;
+}
+
+export async function loginsByService(db: Db, orgSlug: string, range: DayRange) {
+  const result = await readOrg<[{ service_id: string; service_name: string; count: number }[]]>(db, orgSlug, [
+    sql`WITH ${liveCtes(orgSlug, range.start, range.end)}
+      SELECT s.external_id AS service_id, COALESCE(s.name, s.external_id) AS service_name, SUM(r.logins) AS count
+      FROM (${dailyRows("service_id", range)}) r JOIN services s ON s.id = r.service_id
+      GROUP BY r.service_id HAVING SUM(r.logins) > 0
+      ORDER BY count DESC, s.external_id ASC`,
+  ]);
+  return result?.[0] ?? null;
+}
+
+export async function loginsByProvider(db: Db, orgSlug: string, range: DayRange) {
+  const result = await readOrg<[{ provider: string; count: number }[]]>(db, orgSlug, [
+    sql`WITH ${liveCtes(orgSlug, range.start, range.end)}
+      SELECT provider, SUM(logins) AS count FROM (${dailyRows("provider", range)})
+      GROUP BY provider HAVING SUM(logins) > 0
+      ORDER BY count DESC, provider ASC`,
+  ]);
+  return result?.[0] ?? null;
+}
+
+export interface RecentLoginRow {
+  id: string;
+  user_id: string;
+  service_id: string;
+  provider: string;
+  created_at: number;
+  seq: number;
+}
+
+/** Position after which the next page starts: newest first, ties by ingest order. */
+export interface RecentLoginsCursor {
+  createdAt: number;
+  seq: number;
+}
+
+/** Raw events, newest first; fetches limit + 1 so the caller knows whether there is a next page. */
+export async function recentLogins(db: Db, orgSlug: string, limit: number, after?: RecentLoginsCursor) {
+  const page = after
+    ? sql`AND (e.created_at < ${after.createdAt} OR (e.created_at = ${after.createdAt} AND e.seq < ${after.seq}))`
+    : sql``;
+  const result = await readOrg<[RecentLoginRow[]]>(db, orgSlug, [
+    sql`SELECT e.event_id AS id, i.user_id, s.external_id AS service_id, e.provider, e.created_at, e.seq
+      FROM login_events e
+      JOIN identities i ON i.id = e.identity_id
+      JOIN services s ON s.id = e.service_id
+      WHERE e.org_id = (SELECT id FROM organizations WHERE slug = ${orgSlug}) AND e.outcome = 'success' ${page}
+      ORDER BY e.created_at DESC, e.seq DESC
+      LIMIT ${limit + 1}`,
+  ]);
+  return result?.[0] ?? null;
+}
+
+// ---- engagement ----------------------------------------------------------------------------
+
+export interface EngagementFilter {
+  identityType?: IdentityType;
+  /** The customer's service id; activity restricted to that service. */
+  serviceId?: string;
+}
+
+export async function activeUsers(db: Db, orgSlug: string, range: DayRange, filter: EngagementFilter) {
+  const live = liveCtes(orgSlug, range.start, range.end);
+  const serviceRef = filter.serviceId
+    ? sql`(SELECT id FROM services WHERE org_id = (SELECT id FROM org) AND external_id = ${filter.serviceId})`
+    : undefined;
+  const rows = serviceRef
+    ? sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
+        FROM (${dailyRows("service_id", range)}) WHERE service_id = ${serviceRef} GROUP BY day`
+    : sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
+        FROM (${dailyRows("identity_type", range)}) WHERE 1 ${typeFilter(filter.identityType)} GROUP BY day`;
+  const result = await readOrg<[{ day: number; dau: number; wau: number; mau: number }[], { n: number }[]]>(db, orgSlug, [
+    sql`WITH ${live} ${rows}`,
+    sql`WITH ${live} SELECT COUNT(*) AS n FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType, serviceRef)})`,
+  ]);
+  if (!result) return null;
+  return { days: result[0], activeUsers: result[1][0]?.n ?? 0 };
+}
+
+export async function userGrowth(db: Db, orgSlug: string, range: DayRange, identityType?: IdentityType) {
+  const live = liveCtes(orgSlug, range.start, range.end);
+  const iType = identityType ? sql`AND i.identity_type = ${identityType}` : sql``;
+  const result = await readOrg<[{ day: number; new_users: number; returning_users: number }[], { n: number }[]]>(
+    db,
+    orgSlug,
+    [
+      sql`WITH ${live} SELECT day, SUM(new_users) AS new_users, SUM(returning_users) AS returning_users
+        FROM (${dailyRows("identity_type", range)}) WHERE 1 ${typeFilter(identityType)} GROUP BY day`,
+      // Known identities before the range: sealed first logins, plus identities whose
+      // first login is in the tail (none before, or earlier than the sealed one).
+      sql`WITH ${live} SELECT
+        (SELECT COUNT(*) FROM identities i WHERE i.org_id = (SELECT id FROM org) AND i.first_day < ${range.start} ${iType})
+        + (SELECT COUNT(*) FROM tail_first f JOIN identities i ON i.id = f.identity_id
+           WHERE f.day < ${range.start} AND (i.first_day IS NULL OR i.first_day >= ${range.start}) ${iType}) AS n`,
+    ],
+  );
+  if (!result) return null;
+  return { days: result[0], knownBefore: result[1][0]?.n ?? 0 };
+}
+
+export interface RangeTotals {
+  logins: number;
+  failed_logins: number;
+  new_users: number;
+  active_users: number;
+  machine_active: number;
+}
+
+/** Totals for `range` and `previous` (which must end the day before `range` starts). */
+export async function summaryTotals(db: Db, orgSlug: string, range: DayRange, previous: DayRange, identityType?: IdentityType) {
+  const live = liveCtes(orgSlug, previous.start, range.end);
+  const distinct = (r: DayRange, t?: IdentityType) => sql`(SELECT COUNT(*) FROM (${activeIdentitiesSql(r.start, r.end, t)}))`;
+  const machine = (r: DayRange) => (identityType === "human" ? sql`0` : distinct(r, "machine"));
+  const totals = (r: DayRange) => sql`SELECT
+      COALESCE(SUM(logins), 0) AS logins, COALESCE(SUM(failed_logins), 0) AS failed_logins, COALESCE(SUM(new_users), 0) AS new_users,
+      ${distinct(r, identityType)} AS active_users, ${machine(r)} AS machine_active
+    FROM (${dailyRows("identity_type", { start: previous.start, end: range.end })})
+    WHERE day BETWEEN ${r.start} AND ${r.end} ${typeFilter(identityType)}`;
+  const result = await readOrg<[RangeTotals[], RangeTotals[]]>(db, orgSlug, [
+    sql`WITH ${live} ${totals(range)}`,
+    sql`WITH ${live} ${totals(previous)}`,
+  ]);
+  if (!result) return null;
+  return { current: result[0][0], previous: result[1][0] };
+}
+
+/** Identity ids with a login in [start, end] and the ISO week (Monday day number) of each login. Needs liveCtes. */
+function activeWeeksCte(start: number, end: number, identityType?: IdentityType): SQL {
+  return sql`iw AS (
+    SELECT DISTINCT identity_id, day - (day + 3) % 7 AS week FROM (
+      SELECT identity_id, day FROM daily_activity
+        WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND logins > 0 ${typeFilter(identityType)}
+      UNION ALL
+      SELECT identity_id, day FROM tail WHERE outcome = 'success' AND day BETWEEN ${start} AND ${end} ${typeFilter(identityType)}
+    ))`;
+}
+
+export interface LifecycleRow {
+  week: number;
+  new_users: number;
+  returning_users: number;
+  resurrecting_users: number;
+  dormant_users: number;
+}
+
+/** `firstWeek`/`lastWeek` are Mondays (day numbers). */
+export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, lastWeek: number, identityType?: IdentityType) {
+  const result = await readOrg<[LifecycleRow[]]>(db, orgSlug, [
+    sql`WITH ${liveCtes(orgSlug, firstWeek, lastWeek + 6)}, ${activeWeeksCte(firstWeek - 7, lastWeek + 6, identityType)},
+      flags AS (
+        SELECT identity_id, week, MAX(kind = 0) AS cur, MAX(kind = 1) AS prev FROM (
+          SELECT identity_id, week, 0 AS kind FROM iw UNION ALL SELECT identity_id, week + 7, 1 FROM iw
+        ) WHERE week BETWEEN ${firstWeek} AND ${lastWeek} GROUP BY identity_id, week
+      )
+      SELECT fl.week,
+        SUM(fl.cur AND ${effectiveFirstDay} >= fl.week) AS new_users,
+        SUM(fl.cur AND fl.prev) AS returning_users,
+        SUM(fl.cur AND NOT fl.prev AND ${effectiveFirstDay} < fl.week) AS resurrecting_users,
+        SUM(fl.prev AND NOT fl.cur) AS dormant_users
+      FROM flags fl JOIN identities i ON i.id = fl.identity_id LEFT JOIN tail_first f ON f.identity_id = fl.identity_id
+      GROUP BY fl.week`,
+  ]);
+  return result?.[0] ?? null;
+}
+
+export async function retention(db: Db, orgSlug: string, firstWeek: number, lastWeek: number, identityType?: IdentityType) {
+  const live = liveCtes(orgSlug, firstWeek, lastWeek + 6);
+  const iType = identityType ? sql`AND i.identity_type = ${identityType}` : sql``;
+  const cohort = sql`cohort AS (
+    SELECT identity_id, eff - (eff + 3) % 7 AS week FROM (
+      SELECT i.id AS identity_id, ${effectiveFirstDay} AS eff
+      FROM (SELECT id FROM identities WHERE org_id = (SELECT id FROM org) AND first_day BETWEEN ${firstWeek} AND ${lastWeek + 6}
+            UNION SELECT identity_id FROM tail_first) ids
+      JOIN identities i ON i.id = ids.id LEFT JOIN tail_first f ON f.identity_id = i.id
+      WHERE 1 ${iType}
+    ) WHERE eff BETWEEN ${firstWeek} AND ${lastWeek + 6})`;
+  const result = await readOrg<[{ week: number; size: number }[], { week: number; period: number; active: number }[]]>(db, orgSlug, [
+    sql`WITH ${live}, ${cohort} SELECT week, COUNT(*) AS size FROM cohort GROUP BY week`,
+    sql`WITH ${live}, ${cohort}, ${activeWeeksCte(firstWeek, lastWeek + 6, identityType)}
+      SELECT c.week, (iw.week - c.week) / 7 AS period, COUNT(*) AS active
+      FROM cohort c JOIN iw ON iw.identity_id = c.identity_id AND iw.week > c.week
+      GROUP BY c.week, period`,
+  ]);
+  if (!result) return null;
+  return { cohorts: result[0], activity: result[1] };
+}
+

@@ -1,0 +1,123 @@
+import { sql, type SQL } from "drizzle-orm";
+import { DAY_MS_SQL } from "../rollup/day-stats";
+import { all, batch, first, rowsOf } from "../db/client";
+import type { Db } from "../env";
+import { effectiveFirstDay, WATERMARK } from "../rollup/day-stats";
+import type { DayRange } from "./org-queries";
+
+/** Platform-wide reads (all organizations), each one D1 batch. */
+
+/** Unsealed events of every organization, and first logins among them. */
+const platformTailCtes = sql`tail AS (
+    SELECT e.org_id, e.created_at, e.created_at / ${DAY_MS_SQL} AS day, e.identity_id, e.outcome
+    FROM login_events e WHERE e.seq > ${WATERMARK}
+  ),
+  tail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM tail WHERE outcome = 'success' GROUP BY identity_id)`;
+
+/**
+ * Logins per day across organizations. Logins are additive, so sealed days come
+ * from daily_org_stats, days folded but not yet recomputed from daily_activity,
+ * and the tail is counted raw.
+ */
+function platformLoginsSql({ start, end }: DayRange): SQL {
+  return sql`SELECT s.day, s.logins FROM daily_org_stats s
+      WHERE s.day BETWEEN ${start} AND ${end}
+        AND NOT EXISTS (SELECT 1 FROM dirty_days d WHERE d.org_id = s.org_id AND d.day = s.day)
+    UNION ALL
+    SELECT a.day, a.logins FROM dirty_days d JOIN daily_activity a ON a.org_id = d.org_id AND a.day = d.day
+      WHERE d.day BETWEEN ${start} AND ${end}
+    UNION ALL
+    SELECT day, 1 FROM tail WHERE outcome = 'success' AND day BETWEEN ${start} AND ${end}`;
+}
+
+export async function platformLoginActivity(db: Db, range: DayRange) {
+  return all<{ day: number; count: number }>(db, sql`WITH ${platformTailCtes}
+    SELECT day, SUM(logins) AS count FROM (${platformLoginsSql(range)})
+    GROUP BY day HAVING SUM(logins) > 0 ORDER BY day`);
+}
+
+export interface PlatformOverview {
+  organizations: number;
+  identities: number;
+  active_identities: number;
+  logins: number;
+}
+
+export async function platformOverview(db: Db, range: DayRange) {
+  return first<PlatformOverview>(db, sql`WITH ${platformTailCtes}
+    SELECT
+      (SELECT COUNT(*) FROM organizations) AS organizations,
+      (SELECT COUNT(*) FROM identities WHERE first_day IS NOT NULL)
+        + (SELECT COUNT(*) FROM tail_first f JOIN identities i ON i.id = f.identity_id WHERE i.first_day IS NULL) AS identities,
+      (SELECT COUNT(*) FROM (
+        SELECT identity_id FROM daily_activity WHERE day BETWEEN ${range.start} AND ${range.end} AND logins > 0
+        UNION SELECT identity_id FROM tail WHERE outcome = 'success' AND day BETWEEN ${range.start} AND ${range.end}
+      )) AS active_identities,
+      (SELECT COALESCE(SUM(logins), 0) FROM (${platformLoginsSql(range)})) AS logins`);
+}
+
+export const ORG_SORTS = ["active_users", "active_users_change_pct", "new_users", "logins", "last_activity_at", "slug"] as const;
+export type OrgSort = (typeof ORG_SORTS)[number];
+
+export interface OrgEngagementRow {
+  slug: string;
+  active_users: number;
+  previous_active_users: number;
+  active_users_change_pct: number | null;
+  new_users: number;
+  returning_users: number;
+  logins: number;
+  last_activity_at: number | null;
+}
+
+/**
+ * One row per organization for the window `current` (and `previous`, the same
+ * length just before it): distinct active identities, new identities (first
+ * login ever inside the window), logins, and last login ever.
+ */
+export async function organizationsEngagement(
+  db: Db,
+  current: DayRange,
+  previous: DayRange,
+  page: { sort: OrgSort; order: "asc" | "desc"; limit: number; offset: number },
+) {
+  const direction = sql.raw(page.order === "asc" ? "ASC" : "DESC");
+  const results = await batch(db, [
+    sql`WITH ${platformTailCtes},
+      act AS (
+        SELECT org_id, identity_id, day, logins FROM daily_activity
+          WHERE day BETWEEN ${previous.start} AND ${current.end} AND logins > 0
+        UNION ALL
+        SELECT org_id, identity_id, day, 1 FROM tail
+          WHERE outcome = 'success' AND day BETWEEN ${previous.start} AND ${current.end}
+      ),
+      per_org AS (
+        SELECT a.org_id,
+          COUNT(DISTINCT CASE WHEN a.day >= ${current.start} THEN a.identity_id END) AS active_users,
+          COUNT(DISTINCT CASE WHEN a.day < ${current.start} THEN a.identity_id END) AS previous_active_users,
+          COUNT(DISTINCT CASE WHEN a.day >= ${current.start} AND ${effectiveFirstDay} >= ${current.start} THEN a.identity_id END) AS new_users,
+          SUM(CASE WHEN a.day >= ${current.start} THEN a.logins ELSE 0 END) AS logins
+        FROM act a JOIN identities i ON i.id = a.identity_id LEFT JOIN tail_first f ON f.identity_id = a.identity_id
+        GROUP BY a.org_id
+      ),
+      tail_last AS (SELECT org_id, MAX(created_at) AS at FROM tail WHERE outcome = 'success' GROUP BY org_id),
+      rows AS (
+        SELECT o.slug,
+          COALESCE(p.active_users, 0) AS active_users,
+          COALESCE(p.previous_active_users, 0) AS previous_active_users,
+          CASE WHEN COALESCE(p.previous_active_users, 0) = 0 THEN NULL
+            ELSE ROUND((p.active_users - p.previous_active_users) * 100.0 / p.previous_active_users, 1) END AS active_users_change_pct,
+          COALESCE(p.new_users, 0) AS new_users,
+          COALESCE(p.active_users - p.new_users, 0) AS returning_users,
+          COALESCE(p.logins, 0) AS logins,
+          MAX(COALESCE((SELECT MAX(last_login_at) FROM identities WHERE org_id = o.id), tl.at), COALESCE(tl.at, 0)) AS last_activity_at
+        FROM organizations o
+        LEFT JOIN per_org p ON p.org_id = o.id
+        LEFT JOIN tail_last tl ON tl.org_id = o.id
+      )
+      SELECT * FROM rows ORDER BY ${sql.raw(page.sort)} ${direction}, slug ASC
+      LIMIT ${page.limit} OFFSET ${page.offset}`,
+    sql`SELECT COUNT(*) AS n FROM organizations`,
+  ]);
+  return { rows: rowsOf<OrgEngagementRow>(results, 0), total: rowsOf<{ n: number }>(results, 1)[0].n };
+}

@@ -1,0 +1,42 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { createDb } from "./db/client";
+import { type AppEnv, loadConfig } from "./env";
+import { ApiError, errorBody, handleError, zodDetails } from "./errors";
+import { analyticsRoutes } from "./routes/analytics";
+import { eventsRoutes } from "./routes/events";
+import { platformRoutes } from "./routes/platform";
+
+/** The one app factory: production and tests build exactly this. */
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({
+    // Query/param validation failures leave through the same error shape as everything else.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const details = zodDetails(result.error.issues);
+        throw new ApiError("BAD_REQUEST", `Invalid ${result.target}: ${details[0].path || result.target} ${details[0].message}`, details);
+      }
+    },
+  });
+
+  app.use("*", async (c, next) => {
+    c.set("config", loadConfig(c.env));
+    c.set("db", createDb(c.env.DB));
+    await next();
+  });
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+
+  app.route("/", eventsRoutes);
+  app.route("/", analyticsRoutes);
+  app.route("/", platformRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "loginpulse", version: "0.1.0", description: "Login analytics at the edge for multi-tenant auth platforms." },
+  });
+
+  app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
+  app.onError(handleError);
+  return app;
+}

@@ -1,0 +1,38 @@
+import { type SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import type { Db } from "../env";
+import * as schema from "./schema";
+
+export function createDb(d1: D1Database): Db {
+  return drizzle(d1, { schema });
+}
+
+const dialect = new SQLiteAsyncDialect();
+
+function prepare(db: Db, query: SQL): D1PreparedStatement {
+  const { sql, params } = dialect.sqlToQuery(query);
+  return db.$client.prepare(sql).bind(...params);
+}
+
+/**
+ * Runs drizzle `sql` statements as ONE D1 batch: one round trip, one
+ * transaction (all statements commit or none do). Written against D1 directly
+ * because drizzle's batch() cannot bind parameters of raw `sql` queries.
+ */
+export function batch(db: Db, statements: SQL[]): Promise<D1Result[]> {
+  return db.$client.batch(statements.map((s) => prepare(db, s)));
+}
+
+export async function all<T>(db: Db, query: SQL): Promise<T[]> {
+  return (await prepare(db, query).all<T>()).results;
+}
+
+export async function first<T>(db: Db, query: SQL): Promise<T | undefined> {
+  return (await prepare(db, query).first<T>()) ?? undefined;
+}
+
+/** Rows of the i-th statement of a batch result. */
+export const rowsOf = <T>(results: D1Result[], i: number) => results[i].results as T[];
+/** Rows written by the i-th statement of a batch result. */
+export const changesOf = (results: D1Result[], i: number) => results[i].meta.changes;

@@ -1,0 +1,193 @@
+import { sql } from "drizzle-orm";
+import {
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/sqlite-core";
+
+/**
+ * Storage model.
+ *
+ * Raw events reference organizations, services and identities by small integer
+ * keys: at millions of events per org the indexes stay a fraction of the size
+ * they would be with UUID strings, and every rollup groups on integers.
+ *
+ * Times are stored as integer milliseconds since the epoch and days as integer
+ * UTC day numbers (ms / 86_400_000), so every date filter is an index range
+ * scan and no query ever wraps a column in DATE().
+ */
+
+export const organizations = sqliteTable("organizations", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  slug: text("slug").notNull().unique(),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const services = sqliteTable(
+  "services",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    orgId: integer("org_id").notNull().references(() => organizations.id),
+    /** The service id the customer sends (often a UUID). */
+    externalId: text("external_id").notNull(),
+    name: text("name"),
+  },
+  (t) => [uniqueIndex("services_org_external").on(t.orgId, t.externalId)],
+);
+
+/**
+ * An identity is (org, user_id, identity_type): a person or a machine
+ * (service account, API client) that authenticates. first/last login are
+ * maintained by the rollup from sealed events, so new-vs-returning and dormancy
+ * never scan raw events.
+ */
+export const identities = sqliteTable(
+  "identities",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    orgId: integer("org_id").notNull().references(() => organizations.id),
+    userId: text("user_id").notNull(),
+    identityType: text("identity_type", { enum: ["human", "machine"] }).notNull(),
+    firstLoginAt: integer("first_login_at"),
+    firstDay: integer("first_day"),
+    lastLoginAt: integer("last_login_at"),
+    lastServiceId: integer("last_service_id"),
+    lastProvider: text("last_provider"),
+    loginCount: integer("login_count").notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex("identities_org_user").on(t.orgId, t.userId, t.identityType),
+    // new users per day and "known identities up to day d" are range counts on first_day.
+    index("identities_org_first_day").on(t.orgId, t.firstDay),
+    // dormancy ("last login before d - N") and last activity per org: range/max on last_login_at.
+    index("identities_org_last_login").on(t.orgId, t.lastLoginAt),
+  ],
+);
+
+export const loginEvents = sqliteTable(
+  "login_events",
+  {
+    /** Ingest order. AUTOINCREMENT guarantees it never goes back, which the rollup watermark relies on. */
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    orgId: integer("org_id").notNull().references(() => organizations.id),
+    /** The client's idempotency key, unique per organization. */
+    eventId: text("event_id").notNull(),
+    identityId: integer("identity_id").notNull().references(() => identities.id),
+    serviceId: integer("service_id").notNull().references(() => services.id),
+    provider: text("provider").notNull(),
+    outcome: text("outcome", { enum: ["success", "failure"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    ipAddress: text("ip_address"),
+    userAgent: text("user_agent"),
+    country: text("country"),
+  },
+  (t) => [
+    // Idempotency: the same id twice in one org is stored once. Per org, so one
+    // tenant can never suppress another tenant's events by reusing its ids.
+    uniqueIndex("login_events_org_event").on(t.orgId, t.eventId),
+    // recent-logins (newest successes first, rowid breaks ties) and any raw
+    // date-range read: equality on org and outcome, range on created_at.
+    index("login_events_org_outcome_created").on(t.orgId, t.outcome, t.createdAt),
+  ],
+);
+
+/**
+ * The sealed activity of one identity on one day through one service and
+ * provider. Maintained incrementally from the event stream, exactly once per
+ * event (the watermark advances in the same batch). Every daily table below is
+ * recomputed from it, and live reads use it together with the unsealed tail.
+ */
+export const dailyActivity = sqliteTable(
+  "daily_activity",
+  {
+    orgId: integer("org_id").notNull(),
+    day: integer("day").notNull(),
+    identityId: integer("identity_id").notNull(),
+    serviceId: integer("service_id").notNull(),
+    provider: text("provider").notNull(),
+    identityType: text("identity_type", { enum: ["human", "machine"] }).notNull(),
+    logins: integer("logins").notNull(),
+    failures: integer("failures").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.day, t.identityId, t.serviceId, t.provider] }),
+  ],
+);
+
+/**
+ * The daily tables: the same metrics per (org, day) broken down by one dimension
+ * each — identity type, service, provider. For day d: logins and failed logins
+ * on d; dau = identities with a login on d; new = of those, first login ever on
+ * d; returning = dau - new; wau / mau = identities with a login in [d-6, d] /
+ * [d-29, d]. A row exists for every day with activity in its 30-day window, so
+ * days after the last login still carry their WAU/MAU.
+ */
+const dailyMetrics = {
+  logins: integer("logins").notNull(),
+  failedLogins: integer("failed_logins").notNull(),
+  dau: integer("dau").notNull(),
+  newUsers: integer("new_users").notNull(),
+  returningUsers: integer("returning_users").notNull(),
+  wau: integer("wau").notNull(),
+  mau: integer("mau").notNull(),
+};
+
+/** By identity type; organization totals are the sum of both types (an identity has one type). */
+export const dailyOrgStats = sqliteTable(
+  "daily_org_stats",
+  {
+    orgId: integer("org_id").notNull(),
+    day: integer("day").notNull(),
+    identityType: text("identity_type", { enum: ["human", "machine"] }).notNull(),
+    ...dailyMetrics,
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.day, t.identityType] }),
+    // platform-wide reads by day across organizations
+    index("daily_org_stats_day").on(t.day),
+  ],
+);
+
+export const dailyServiceStats = sqliteTable(
+  "daily_service_stats",
+  {
+    orgId: integer("org_id").notNull(),
+    day: integer("day").notNull(),
+    serviceId: integer("service_id").notNull(),
+    ...dailyMetrics,
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.day, t.serviceId] })],
+);
+
+export const dailyProviderStats = sqliteTable(
+  "daily_provider_stats",
+  {
+    orgId: integer("org_id").notNull(),
+    day: integer("day").notNull(),
+    provider: text("provider").notNull(),
+    ...dailyMetrics,
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.day, t.provider] })],
+);
+
+/** (org, day) pairs whose daily rows must be recomputed by the next rollup pass. */
+export const dirtyDays = sqliteTable(
+  "dirty_days",
+  {
+    orgId: integer("org_id").notNull(),
+    day: integer("day").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.day] })],
+);
+
+/** Small key/value state; `events_watermark` = highest login_events.seq folded into daily_activity. */
+export const rollupState = sqliteTable("rollup_state", {
+  key: text("key").primaryKey(),
+  value: integer("value").notNull(),
+});
+
+export const WATERMARK_KEY = "events_watermark";

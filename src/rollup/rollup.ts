@@ -1,0 +1,148 @@
+import { sql } from "drizzle-orm";
+import { batch, changesOf, first, rowsOf } from "../db/client";
+import type { Db } from "../env";
+import { DAILY_TABLE, dayStatsSelect, METRIC_COLUMNS, windowOffsetsCte, type Dimension } from "./day-stats";
+import { DAY_MS_SQL } from "./day-stats";
+
+export interface RollupOptions {
+  /** Events folded per D1 batch (bounds each batch's work, well under D1's 30 s per query). */
+  eventChunk?: number;
+  /** Dirty (org, day) pairs recomputed per D1 batch. */
+  dayChunk?: number;
+  /** Stop starting new chunks after this many ms (the cron's CPU/wall budget); the next run continues. */
+  budgetMs?: number;
+  /** Testing hook: stop after this many batches, as if the invocation had been killed. */
+  maxBatches?: number;
+}
+
+export interface RollupResult {
+  foldedEvents: number;
+  recomputedDays: number;
+  batches: number;
+  complete: boolean;
+  watermark: number;
+}
+
+
+/**
+ * Folds one chunk of new events (seq in (from, to]) into identities, daily_activity
+ * and dirty_days, and advances the watermark — all in one D1 batch, so a chunk is
+ * either entirely folded or not at all. Every statement is guarded by the
+ * watermark still being `from`, so two overlapping runs cannot fold a chunk twice.
+ */
+function foldChunk(db: Db, from: number, to: number) {
+  const guard = sql`(SELECT value FROM rollup_state WHERE key = 'events_watermark') = ${from}`;
+  const chunk = (alias = "") => sql`${sql.raw(alias)}seq > ${from} AND ${sql.raw(alias)}seq <= ${to}`;
+  return batch(db, [
+    // WAU/MAU of the 30 days starting at each event's day change; so does the event's own day.
+    sql`INSERT OR IGNORE INTO dirty_days (org_id, day)
+      WITH ${windowOffsetsCte}
+      SELECT d.org_id, d.day + offsets.k FROM
+        (SELECT DISTINCT org_id, created_at / ${DAY_MS_SQL} AS day FROM login_events WHERE ${chunk()}) d, offsets
+      WHERE ${guard}`,
+    // A login earlier than an identity's known first login moves its "new" day: the old day changes too.
+    sql`INSERT OR IGNORE INTO dirty_days (org_id, day)
+      SELECT i.org_id, i.first_day FROM identities i
+      JOIN (SELECT identity_id, MIN(created_at) / ${DAY_MS_SQL} AS day FROM login_events
+            WHERE ${chunk()} AND outcome = 'success' GROUP BY identity_id) c ON c.identity_id = i.id
+      WHERE c.day < i.first_day AND ${guard}`,
+    sql`UPDATE identities SET
+        first_login_at = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at),
+        first_day = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at) / ${DAY_MS_SQL},
+        last_service_id = CASE WHEN identities.last_login_at IS NULL OR c.last_at >= identities.last_login_at
+          THEN c.latest_service_id ELSE identities.last_service_id END,
+        last_provider = CASE WHEN identities.last_login_at IS NULL OR c.last_at >= identities.last_login_at
+          THEN c.latest_provider ELSE identities.last_provider END,
+        last_login_at = MAX(COALESCE(identities.last_login_at, c.last_at), c.last_at),
+        login_count = identities.login_count + c.n
+      FROM (
+        SELECT identity_id, MIN(created_at) AS first_at, COUNT(*) AS n,
+          MAX(CASE WHEN rn = 1 THEN created_at END) AS last_at,
+          MAX(CASE WHEN rn = 1 THEN service_id END) AS latest_service_id,
+          MAX(CASE WHEN rn = 1 THEN provider END) AS latest_provider
+        FROM (SELECT identity_id, created_at, service_id, provider,
+                ROW_NUMBER() OVER (PARTITION BY identity_id ORDER BY created_at DESC, seq DESC) AS rn
+              FROM login_events WHERE ${chunk()} AND outcome = 'success')
+        GROUP BY identity_id
+      ) c
+      WHERE identities.id = c.identity_id AND ${guard}`,
+    sql`INSERT INTO daily_activity (org_id, day, identity_id, service_id, provider, identity_type, logins, failures)
+      SELECT e.org_id, e.created_at / ${DAY_MS_SQL}, e.identity_id, e.service_id, e.provider, i.identity_type,
+        SUM(e.outcome = 'success'), SUM(e.outcome = 'failure')
+      FROM login_events e JOIN identities i ON i.id = e.identity_id
+      WHERE ${chunk("e.")} AND ${guard}
+      GROUP BY e.org_id, e.created_at / ${DAY_MS_SQL}, e.identity_id, e.service_id, e.provider
+      ON CONFLICT (org_id, day, identity_id, service_id, provider) DO UPDATE SET
+        logins = logins + excluded.logins, failures = failures + excluded.failures`,
+    sql`UPDATE rollup_state SET value = ${to} WHERE key = 'events_watermark' AND value = ${from}`,
+    sql`SELECT COUNT(*) AS n FROM login_events WHERE ${chunk()}`,
+  ]);
+}
+
+/**
+ * Recomputes the daily tables for up to `limit` dirty (org, day) pairs and clears
+ * them, in one batch. The claimed set is the same subquery in every statement;
+ * inside the batch's transaction it cannot change, and the recompute is a pure
+ * function of daily_activity and identities, so re-running it is harmless.
+ */
+function recomputeDirtyDays(db: Db, limit: number) {
+  const claimed = sql`SELECT org_id, day FROM dirty_days ORDER BY org_id, day LIMIT ${limit}`;
+  const claimedCtes = sql`target AS (${claimed}),
+    activity AS (SELECT * FROM daily_activity),
+    tail_first(identity_id, day) AS (SELECT NULL, NULL WHERE 0)`;
+  const dimensions = Object.keys(DAILY_TABLE) as Dimension[];
+  return batch(db, [
+    ...dimensions.flatMap((dimension) => {
+      const table = sql.raw(DAILY_TABLE[dimension]);
+      return [
+        sql`DELETE FROM ${table} WHERE (org_id, day) IN (${claimed})`,
+        sql`INSERT INTO ${table} (org_id, day, ${sql.raw(dimension)}, ${sql.raw(METRIC_COLUMNS)})
+          WITH ${claimedCtes} ${dayStatsSelect(dimension)}`,
+      ];
+    }),
+    sql`DELETE FROM dirty_days WHERE (org_id, day) IN (${claimed})`,
+    sql`SELECT COUNT(*) AS n FROM dirty_days`,
+  ]);
+}
+
+/**
+ * One rollup run: fold every new event into daily_activity/identities (chunked),
+ * then recompute every dirty day (chunked). Safe to interrupt anywhere and to
+ * re-run: each batch is atomic and the next run continues where this one stopped.
+ */
+export async function runRollup(db: Db, options: RollupOptions = {}): Promise<RollupResult> {
+  const { eventChunk = 5000, dayChunk = 200, budgetMs = 20_000, maxBatches = Number.POSITIVE_INFINITY } = options;
+  const started = Date.now();
+  let batches = 0;
+  let foldedEvents = 0;
+  let recomputedDays = 0;
+  const canContinue = () => batches < maxBatches && Date.now() - started < budgetMs;
+
+  await batch(db, [sql`INSERT OR IGNORE INTO rollup_state (key, value) VALUES ('events_watermark', 0)`]);
+  let watermark = 0;
+  for (;;) {
+    const state = (await first<{ watermark: number; max_seq: number }>(db, sql`SELECT
+      (SELECT value FROM rollup_state WHERE key = 'events_watermark') AS watermark,
+      COALESCE((SELECT MAX(seq) FROM login_events), 0) AS max_seq`))!;
+    watermark = state.watermark;
+    if (state.max_seq <= watermark) break;
+    if (!canContinue()) return { foldedEvents, recomputedDays, batches, complete: false, watermark };
+    const to = Math.min(state.max_seq, watermark + eventChunk);
+    const results = await foldChunk(db, watermark, to);
+    batches++;
+    if (changesOf(results, 4) === 1) {
+      foldedEvents += rowsOf<{ n: number }>(results, 5)[0].n;
+      watermark = to;
+    }
+  }
+
+  for (;;) {
+    if (!canContinue()) return { foldedEvents, recomputedDays, batches, complete: false, watermark };
+    const results = await recomputeDirtyDays(db, dayChunk);
+    batches++;
+    recomputedDays += changesOf(results, results.length - 2);
+    const remaining = rowsOf<{ n: number }>(results, results.length - 1)[0].n;
+    if (remaining === 0) break;
+  }
+  return { foldedEvents, recomputedDays, batches, complete: true, watermark };
+}

@@ -1,0 +1,69 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { validator } from "hono/validator";
+import { assertCanWriteEvents, assertCanWriteOrg, authenticate } from "../../auth/middleware";
+import type { AppEnv } from "../../env";
+import { ApiError, zodDetails } from "../../errors";
+import { ingestBodySchema, ingestResultSchema, parseIngestBody } from "../../ingest/event-schema";
+import { ingestEvents, normalizeEvents } from "../../ingest/ingest";
+import { errorResponse } from "../shared";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const postEvents = createRoute({
+  method: "post",
+  path: "/api/events",
+  summary: "Ingest login events",
+  description:
+    'One event, or `{ "events": [...] }` with 1..1000 events. Idempotent on (org, id); all-or-nothing per request. ' +
+    "Needs a token with scope `events:write`; a token with an `org` claim may only write that organization's events.",
+  security: [{ bearerAuth: [] }],
+  request: { body: { content: { "application/json": { schema: ingestBodySchema } }, required: true } },
+  responses: {
+    202: { content: { "application/json": { schema: ingestResultSchema } }, description: "Stored (duplicates ignored)" },
+    400: errorResponse("Invalid event; nothing was stored"),
+    401: errorResponse("Missing or invalid token"),
+    403: errorResponse("Missing events:write scope, or writing another organization's events"),
+    413: errorResponse("Body over 1 MiB"),
+    415: errorResponse("Body is not JSON"),
+  },
+});
+
+export const eventsRoutes = new OpenAPIHono<AppEnv>();
+// Documented from the zod schemas; validated by parseIngestBody so a failing batch
+// reports the batch's issues rather than a union's.
+eventsRoutes.openAPIRegistry.registerPath(postEvents);
+
+eventsRoutes.post(
+  "/api/events",
+  authenticate,
+  async (c, next) => {
+    assertCanWriteEvents(c.get("principal"));
+    if (!/^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
+      throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
+    }
+    await next();
+  },
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError("PAYLOAD_TOO_LARGE", `Request body exceeds ${MAX_BODY_BYTES} bytes`);
+    },
+  }),
+  validator("json", (body) => {
+    const parsed = parseIngestBody(body);
+    if (!parsed.success) {
+      const details = zodDetails(parsed.issues);
+      throw new ApiError("BAD_REQUEST", `Invalid event: ${details[0].path || "body"} ${details[0].message}`, details);
+    }
+    return parsed.data;
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const now = Date.now();
+    const edgeCountry = c.req.raw.cf?.country as string | undefined;
+    const events = normalizeEvents(body.events, { now, edgeCountry }, body.batch);
+    assertCanWriteOrg(c.get("principal"), new Set(events.map((e) => e.org)));
+    return c.json(await ingestEvents(c.get("db"), events, now), 202);
+  },
+);

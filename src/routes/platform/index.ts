@@ -1,0 +1,164 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { assertPlatformOwner, authenticate } from "../../auth/middleware";
+import type { AppEnv } from "../../env";
+import { ORG_SORTS, organizationsEngagement, platformLoginActivity, platformOverview } from "../../analytics/platform-queries";
+import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
+import { dateRangeQuery, errorResponse, resolveRange } from "../shared";
+
+export const platformRoutes = new OpenAPIHono<AppEnv>();
+
+platformRoutes.use("/api/platform/*", authenticate, async (c, next) => {
+  assertPlatformOwner(c.get("principal"));
+  await next();
+});
+
+const platformErrors = {
+  400: errorResponse("Invalid query parameter"),
+  401: errorResponse("Missing or invalid JWT token"),
+  403: errorResponse("Not a platform-owner token"),
+} as const;
+
+/** Window of the organizations view, in days. */
+export const ORG_WINDOW_DAYS = 28;
+
+const orgsQuery = z.object({
+  end_date: z
+    .string()
+    .refine((s) => parseDate(s) !== undefined, { message: "must be a calendar date in YYYY-MM-DD format" })
+    .optional()
+    .openapi({ description: `Last day of the ${ORG_WINDOW_DAYS}-day window (default today)` }),
+  sort: z.enum(ORG_SORTS).default("active_users"),
+  order: z.enum(["asc", "desc"]).default("desc"),
+  limit: z.coerce.number().int().min(1).max(1000).default(50).openapi({ type: "integer" }),
+  offset: z.coerce.number().int().min(0).default(0).openapi({ type: "integer" }),
+});
+
+const orgRowSchema = z.object({
+  org: z.string(),
+  active_users: z.number().int(),
+  previous_active_users: z.number().int(),
+  active_users_change_pct: z.number().nullable(),
+  new_users: z.number().int(),
+  returning_users: z.number().int(),
+  returning_share: z.number().nullable(),
+  logins: z.number().int(),
+  last_activity_at: z.string().nullable(),
+});
+
+platformRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/platform/analytics/organizations",
+    summary: "Engagement of every organization",
+    description:
+      `One row per organization over the ${ORG_WINDOW_DAYS} days ending end_date: active_users (distinct identities with a login), change vs the ` +
+      `previous ${ORG_WINDOW_DAYS} days (%, 1 decimal; null when the previous window had none), new_users (first login ever in the window), ` +
+      "returning_share = (active − new) / active, logins, last_activity_at (last login ever). Sorted by `sort`/`order`, ties by org slug; paginated by limit/offset.",
+    tags: ["Platform analytics"],
+    security: [{ bearerAuth: [] }],
+    request: { query: orgsQuery },
+    responses: {
+      200: {
+        content: {
+          "application/json": {
+            schema: z.object({
+              start_date: z.string(),
+              end_date: z.string(),
+              total: z.number().int(),
+              limit: z.number().int(),
+              offset: z.number().int(),
+              organizations: z.array(orgRowSchema),
+            }),
+          },
+        },
+        description: "OK",
+      },
+      ...platformErrors,
+    },
+  }),
+  async (c) => {
+    const query = c.req.valid("query");
+    const end = query.end_date ? parseDate(query.end_date)! : dayOf(Date.now());
+    const current = { start: end - ORG_WINDOW_DAYS + 1, end };
+    const previous = { start: current.start - ORG_WINDOW_DAYS, end: current.start - 1 };
+    const { rows, total } = await organizationsEngagement(c.get("db"), current, previous, query);
+    return c.json(
+      {
+        start_date: dayToDate(current.start),
+        end_date: dayToDate(current.end),
+        total,
+        limit: query.limit,
+        offset: query.offset,
+        organizations: rows.map((r) => ({
+          org: r.slug,
+          active_users: r.active_users,
+          previous_active_users: r.previous_active_users,
+          active_users_change_pct: r.active_users_change_pct,
+          new_users: r.new_users,
+          returning_users: r.returning_users,
+          returning_share: r.active_users === 0 ? null : Math.round((r.returning_users / r.active_users) * 10_000) / 10_000,
+          logins: r.logins,
+          last_activity_at: r.last_activity_at === null ? null : formatTimestamp(r.last_activity_at),
+        })),
+      },
+      200,
+    );
+  },
+);
+
+platformRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/platform/analytics/login-activity",
+    summary: "Daily logins across all organizations",
+    description: "Successful logins per UTC day over every organization, ascending; days without logins omitted.",
+    tags: ["Platform analytics"],
+    security: [{ bearerAuth: [] }],
+    request: { query: dateRangeQuery },
+    responses: {
+      200: { content: { "application/json": { schema: z.array(z.object({ date: z.string(), count: z.number().int() })) } }, description: "OK" },
+      ...platformErrors,
+    },
+  }),
+  async (c) => {
+    const rows = await platformLoginActivity(c.get("db"), resolveRange(c.req.valid("query"), Date.now()));
+    return c.json(rows.map((r) => ({ date: dayToDate(r.day), count: r.count })), 200);
+  },
+);
+
+platformRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/platform/analytics/overview",
+    summary: "Platform totals",
+    description:
+      "organizations = known organizations; identities = identities with at least one login ever; active_identities = distinct identities " +
+      "with a login in the range; logins = successful logins in the range.",
+    tags: ["Platform analytics"],
+    security: [{ bearerAuth: [] }],
+    request: { query: dateRangeQuery },
+    responses: {
+      200: {
+        content: {
+          "application/json": {
+            schema: z.object({
+              start_date: z.string(),
+              end_date: z.string(),
+              organizations: z.number().int(),
+              identities: z.number().int(),
+              active_identities: z.number().int(),
+              logins: z.number().int(),
+            }),
+          },
+        },
+        description: "OK",
+      },
+      ...platformErrors,
+    },
+  }),
+  async (c) => {
+    const range = resolveRange(c.req.valid("query"), Date.now());
+    const totals = (await platformOverview(c.get("db"), range))!;
+    return c.json({ start_date: dayToDate(range.start), end_date: dayToDate(range.end), ...totals }, 200);
+  },
+);

@@ -1,0 +1,99 @@
+import { env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { importJWK, SignJWT, type JWTPayload } from "jose";
+import { createDb } from "../src/db/client";
+import { runRollup, type RollupOptions } from "../src/rollup/rollup";
+
+export const ISSUER = "https://auth.test";
+export const AUDIENCE = "loginpulse";
+export const DAY_MS = 86_400_000;
+
+interface TestKey {
+  alg: "RS256" | "ES256" | "EdDSA";
+  kid: string;
+  privateJwk: Record<string, unknown>;
+  publicJwk: Record<string, unknown>;
+}
+const signing = JSON.parse(env.TEST_SIGNING_KEYS) as { keys: TestKey[]; stranger: TestKey };
+export const testKeys = signing.keys;
+export const strangerKey = signing.stranger;
+
+export interface TokenOptions {
+  claims?: JWTPayload & Record<string, unknown>;
+  key?: TestKey;
+  /** Overrides the protected header (kid/alg) after signing with `key`. */
+  header?: Record<string, unknown>;
+  expiresIn?: string | number;
+  issuer?: string | null;
+  audience?: string | null;
+  notBefore?: string | number;
+}
+
+export async function token(opts: TokenOptions = {}): Promise<string> {
+  const key = opts.key ?? testKeys[0];
+  const jwt = new SignJWT({ sub: "user_test", ...opts.claims })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, ...opts.header })
+    .setIssuedAt()
+    .setExpirationTime(opts.expiresIn ?? "10m");
+  if (opts.issuer !== null) jwt.setIssuer(opts.issuer ?? ISSUER);
+  if (opts.audience !== null) jwt.setAudience(opts.audience ?? AUDIENCE);
+  if (opts.notBefore !== undefined) jwt.setNotBefore(opts.notBefore);
+  return jwt.sign(await importJWK(key.privateJwk, key.alg));
+}
+
+export const orgToken = (org: string, claims: Record<string, unknown> = {}) => token({ claims: { org, ...claims } });
+export const platformToken = () => token({ claims: { is_platform_owner: true } });
+export const ingestToken = (org?: string) => token({ claims: { scope: "events:write", ...(org ? { org } : {}) } });
+
+export function request(path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
+  return exports.default.fetch(new Request(`https://loginpulse.test${path}`, { ...init, headers }));
+}
+
+export async function getJson<T = unknown>(path: string, tok: string): Promise<{ status: number; body: T; res: Response }> {
+  const res = await request(path, { token: tok });
+  return { status: res.status, body: (await res.json()) as T, res };
+}
+
+export interface EventInput {
+  id: string;
+  org: string;
+  user_id: string;
+  service_id: string;
+  provider: string;
+  created_at?: string;
+  identity_type?: "human" | "machine";
+  outcome?: "success" | "failure";
+  service_name?: string;
+  ip_address?: string;
+  user_agent?: string;
+  country?: string;
+}
+
+let writer: string | undefined;
+/** POSTs events in batches of up to 1000 through the worker; asserts they were accepted. */
+export async function ingest(events: EventInput[]): Promise<{ accepted: number; duplicates: number }> {
+  writer ??= await ingestToken();
+  const total = { accepted: 0, duplicates: 0 };
+  for (let i = 0; i < events.length; i += 1000) {
+    const res = await request("/api/events", {
+      method: "POST",
+      token: writer,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ events: events.slice(i, i + 1000) }),
+    });
+    const body = (await res.json()) as { accepted: number; duplicates: number };
+    if (res.status !== 202) throw new Error(`ingest failed: ${res.status} ${JSON.stringify(body)}`);
+    total.accepted += body.accepted;
+    total.duplicates += body.duplicates;
+  }
+  return total;
+}
+
+export const testDb = () => createDb(env.DB);
+export const rollup = (options?: RollupOptions) => runRollup(testDb(), options);
+
+export const iso = (date: string, time = "12:00:00") => `${date}T${time}Z`;
+export const todayDate = () => new Date().toISOString().slice(0, 10);
+export const addDays = (date: string, n: number) => new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);

@@ -1,0 +1,51 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { exportJWK, generateKeyPair } from "jose";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Tests run inside workerd against local D1 with the real migrations. Keys are
+ * generated per run: one per allowed algorithm (published in JWT_PUBLIC_JWKS),
+ * plus a stranger key that is NOT published (bad-signature cases).
+ */
+async function testKeys() {
+  const make = async (alg: "RS256" | "ES256" | "EdDSA", kid: string) => {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === "EdDSA" ? { crv: "Ed25519" } : {}) });
+    return {
+      alg,
+      kid,
+      publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: "sig" },
+      privateJwk: { ...(await exportJWK(privateKey)), kid, alg },
+    };
+  };
+  const keys = [await make("RS256", "test-rs256"), await make("ES256", "test-es256"), await make("EdDSA", "test-eddsa")];
+  const stranger = await make("RS256", "test-rs256");
+  return { keys, stranger };
+}
+
+export default defineConfig(async () => {
+  const { keys, stranger } = await testKeys();
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            JWT_PUBLIC_JWKS: JSON.stringify({ keys: keys.map((k) => k.publicJwk) }),
+            JWT_ISSUER: "https://auth.test",
+            JWT_AUDIENCE: "loginpulse",
+            JWKS_URL: "",
+            TEST_SIGNING_KEYS: JSON.stringify({ keys, stranger }),
+            TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url))),
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      setupFiles: ["./test/setup.ts"],
+      testTimeout: 60_000,
+      hookTimeout: 60_000,
+    },
+  };
+});
