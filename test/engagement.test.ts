@@ -1,0 +1,292 @@
+import { env, createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../src/index";
+import { getJson, ingest, orgToken, platformToken, rollup, type EventInput } from "./helpers";
+
+/**
+ * Engagement endpoints on a small fixture whose answers are worked out by hand
+ * in the comments. 2025-03-03 is a Monday (ISO week 2025-W10).
+ *
+ *   Sat 03-01  bot (machine) via api
+ *   Mon 03-03  alice via web
+ *   Wed 03-05  alice via web; bob via web and via mobile (2 logins)
+ *   Thu 03-06  bob: failure only
+ *   Wed 03-12  alice via web
+ *   Mon 03-31  carol via web (her first login)
+ *   Tue 04-01  bot via api
+ *   Thu 04-10  alice via web
+ */
+const ORG = "eng-org";
+let n = 0;
+const login = (user: string, date: string, service = "web", extra: Partial<EventInput> = {}): EventInput => ({
+  id: `ev-${++n}`,
+  org: ORG,
+  user_id: user,
+  service_id: service,
+  provider: "google",
+  created_at: `${date}T09:00:00Z`,
+  ...extra,
+});
+const fixture = [
+  login("bot", "2025-03-01", "api", { identity_type: "machine" }),
+  login("alice", "2025-03-03"),
+  login("alice", "2025-03-05"),
+  login("bob", "2025-03-05"),
+  login("bob", "2025-03-05", "mobile"),
+  login("bob", "2025-03-06", "web", { outcome: "failure" }),
+  login("alice", "2025-03-12"),
+  login("carol", "2025-03-31"),
+  login("bot", "2025-04-01", "api", { identity_type: "machine" }),
+  login("alice", "2025-04-10"),
+];
+
+let tok: string;
+const api = (path: string) => getJson<any>(`/api/organizations/${ORG}/analytics/${path}`, tok).then((r) => {
+  expect(r.status, path).toBe(200);
+  return r.body;
+});
+
+/** Runs the checks against the live tail, then again after the cron sealed everything. */
+async function bothWays(check: () => Promise<void>) {
+  await check();
+  await rollup();
+  await check();
+}
+
+beforeAll(async () => {
+  tok = await orgToken(ORG);
+  await ingest(fixture);
+});
+
+describe("active-users", () => {
+  it("DAU/WAU/MAU per day, distinct actives and stickiness", async () => {
+    await bothWays(async () => {
+      expect(await api("active-users?start_date=2025-03-01&end_date=2025-03-08")).toEqual({
+        start_date: "2025-03-01",
+        end_date: "2025-03-08",
+        days: [
+          { date: "2025-03-01", dau: 1, wau: 1, mau: 1 },
+          { date: "2025-03-02", dau: 0, wau: 1, mau: 1 },
+          { date: "2025-03-03", dau: 1, wau: 2, mau: 2 },
+          { date: "2025-03-04", dau: 0, wau: 2, mau: 2 },
+          { date: "2025-03-05", dau: 2, wau: 3, mau: 3 },
+          { date: "2025-03-06", dau: 0, wau: 3, mau: 3 }, // a failure does not make bob active
+          { date: "2025-03-07", dau: 0, wau: 3, mau: 3 }, // [03-01, 03-07] still holds bot
+          { date: "2025-03-08", dau: 0, wau: 2, mau: 3 }, // bot leaves the week window exactly 7 days later
+        ],
+        // (1/1 + 0/1 + 1/2 + 0/2 + 2/3 + 0 + 0 + 0) / 8 = 2.1667 / 8
+        summary: { active_users: 3, average_stickiness: 0.2708 },
+      });
+    });
+  });
+
+  it("month window edges and the identity_type filter", async () => {
+    await bothWays(async () => {
+      const all = await api("active-users?start_date=2025-03-30&end_date=2025-04-04");
+      expect(all.days).toEqual([
+        { date: "2025-03-30", dau: 0, wau: 0, mau: 3 }, // [03-01, 03-30]: bot, alice, bob
+        { date: "2025-03-31", dau: 1, wau: 1, mau: 3 }, // [03-02, 03-31]: bot out, carol in
+        { date: "2025-04-01", dau: 1, wau: 2, mau: 4 },
+        { date: "2025-04-02", dau: 0, wau: 2, mau: 4 },
+        { date: "2025-04-03", dau: 0, wau: 2, mau: 4 },
+        { date: "2025-04-04", dau: 0, wau: 2, mau: 3 }, // [03-06, 04-04]: bob (03-05) out
+      ]);
+      expect(all.summary.active_users).toBe(2);
+      const machine = await api("active-users?start_date=2025-03-30&end_date=2025-04-01&identity_type=machine");
+      expect(machine.days).toEqual([
+        { date: "2025-03-30", dau: 0, wau: 0, mau: 1 },
+        { date: "2025-03-31", dau: 0, wau: 0, mau: 0 },
+        { date: "2025-04-01", dau: 1, wau: 1, mau: 1 },
+      ]);
+      expect(machine.summary).toEqual({ active_users: 1, average_stickiness: 0.5 });
+      const human = await api("active-users?start_date=2025-03-05&end_date=2025-03-05&identity_type=human");
+      expect(human.days).toEqual([{ date: "2025-03-05", dau: 2, wau: 2, mau: 2 }]);
+    });
+  });
+
+  it("service_id restricts activity to one service", async () => {
+    await bothWays(async () => {
+      expect((await api("active-users?start_date=2025-03-05&end_date=2025-03-06&service_id=mobile")).days).toEqual([
+        { date: "2025-03-05", dau: 1, wau: 1, mau: 1 },
+        { date: "2025-03-06", dau: 0, wau: 1, mau: 1 },
+      ]);
+      expect((await api("active-users?start_date=2025-03-05&end_date=2025-03-05&service_id=nope")).summary).toEqual({
+        active_users: 0,
+        average_stickiness: null,
+      });
+    });
+    const combined = await getJson(`/api/organizations/${ORG}/analytics/active-users?service_id=web&identity_type=human`, tok);
+    expect(combined.status).toBe(400);
+  });
+});
+
+describe("user-growth and summary", () => {
+  it("new + returning = DAU, total = known identities so far", async () => {
+    await bothWays(async () => {
+      expect((await api("user-growth?start_date=2025-03-01&end_date=2025-03-06")).days).toEqual([
+        { date: "2025-03-01", new_users: 1, returning_users: 0, total_users: 1 },
+        { date: "2025-03-02", new_users: 0, returning_users: 0, total_users: 1 },
+        { date: "2025-03-03", new_users: 1, returning_users: 0, total_users: 2 },
+        { date: "2025-03-04", new_users: 0, returning_users: 0, total_users: 2 },
+        { date: "2025-03-05", new_users: 1, returning_users: 1, total_users: 3 },
+        { date: "2025-03-06", new_users: 0, returning_users: 0, total_users: 3 },
+      ]);
+      expect((await api("user-growth?start_date=2025-03-12&end_date=2025-03-12")).days).toEqual([
+        { date: "2025-03-12", new_users: 0, returning_users: 1, total_users: 3 },
+      ]);
+      expect((await api("user-growth?start_date=2025-04-01&end_date=2025-04-01&identity_type=machine")).days).toEqual([
+        { date: "2025-04-01", new_users: 0, returning_users: 1, total_users: 1 },
+      ]);
+    });
+  });
+
+  it("summary against the previous range of equal length", async () => {
+    await bothWays(async () => {
+      const march = await api("summary?start_date=2025-03-01&end_date=2025-03-31");
+      expect(march.previous_range).toEqual({ start_date: "2025-01-29", end_date: "2025-02-28" });
+      expect(march.metrics).toEqual({
+        logins: { current: 7, previous: 0, change_pct: null },
+        active_users: { current: 4, previous: 0, change_pct: null },
+        new_users: { current: 4, previous: 0, change_pct: null },
+        returning_users: { current: 0, previous: 0, change_pct: null },
+        failed_logins: { current: 1, previous: 0, change_pct: null },
+        machine_identities_active: { current: 1, previous: 0, change_pct: null },
+      });
+      const april = await api("summary?start_date=2025-04-01&end_date=2025-04-30");
+      expect(april.range).toEqual({ start_date: "2025-04-01", end_date: "2025-04-30" });
+      expect(april.previous_range).toEqual({ start_date: "2025-03-02", end_date: "2025-03-31" });
+      expect(april.metrics).toEqual({
+        logins: { current: 2, previous: 6, change_pct: -66.7 },
+        active_users: { current: 2, previous: 3, change_pct: -33.3 },
+        new_users: { current: 0, previous: 3, change_pct: -100 },
+        returning_users: { current: 2, previous: 0, change_pct: null },
+        failed_logins: { current: 0, previous: 1, change_pct: -100 },
+        machine_identities_active: { current: 1, previous: 0, change_pct: null },
+      });
+    });
+  });
+});
+
+describe("weekly lifecycle and retention", () => {
+  it("classifies identities per ISO week", async () => {
+    await bothWays(async () => {
+      expect(await api("lifecycle?start_date=2025-02-26&end_date=2025-03-16")).toEqual({
+        start_date: "2025-02-24",
+        end_date: "2025-03-16",
+        weeks: [
+          { week: "2025-W09", week_start: "2025-02-24", new: 1, returning: 0, resurrecting: 0, dormant: 0 },
+          { week: "2025-W10", week_start: "2025-03-03", new: 2, returning: 0, resurrecting: 0, dormant: 1 },
+          { week: "2025-W11", week_start: "2025-03-10", new: 0, returning: 1, resurrecting: 0, dormant: 1 },
+        ],
+      });
+      expect((await api("lifecycle?start_date=2025-03-31&end_date=2025-04-13")).weeks).toEqual([
+        { week: "2025-W14", week_start: "2025-03-31", new: 1, returning: 0, resurrecting: 1, dormant: 0 },
+        { week: "2025-W15", week_start: "2025-04-07", new: 0, returning: 0, resurrecting: 1, dormant: 2 },
+      ]);
+    });
+  });
+
+  it("weekly sign-up cohorts", async () => {
+    await bothWays(async () => {
+      expect(await api("retention?start_date=2025-02-24&end_date=2025-03-16")).toEqual({
+        start_date: "2025-02-24",
+        end_date: "2025-03-16",
+        cohorts: [
+          { cohort: "2025-W09", week_start: "2025-02-24", size: 1, retention: [{ week: 1, active: 0, rate: 0 }, { week: 2, active: 0, rate: 0 }] },
+          { cohort: "2025-W10", week_start: "2025-03-03", size: 2, retention: [{ week: 1, active: 1, rate: 0.5 }] },
+        ],
+      });
+    });
+  });
+});
+
+describe("late events", () => {
+  it("a login before an identity's known first login moves its 'new' day, live and sealed", async () => {
+    await ingest([{ id: "dave-june", org: ORG, user_id: "dave", service_id: "web", provider: "github", created_at: "2025-06-20T10:00:00Z" }]);
+    await rollup();
+    expect((await api("user-growth?start_date=2025-06-20&end_date=2025-06-20")).days).toEqual([
+      { date: "2025-06-20", new_users: 1, returning_users: 0, total_users: 5 },
+    ]);
+    // 50 days earlier: far outside the 30-day window of the June day, still in the tail
+    await ingest([{ id: "dave-may", org: ORG, user_id: "dave", service_id: "web", provider: "github", created_at: "2025-05-01T10:00:00Z" }]);
+    await bothWays(async () => {
+      expect((await api("user-growth?start_date=2025-06-20&end_date=2025-06-20")).days).toEqual([
+        { date: "2025-06-20", new_users: 0, returning_users: 1, total_users: 5 },
+      ]);
+      expect((await api("user-growth?start_date=2025-05-01&end_date=2025-05-01")).days).toEqual([
+        { date: "2025-05-01", new_users: 1, returning_users: 0, total_users: 5 },
+      ]);
+    });
+  });
+});
+
+describe("an organization without logins", () => {
+  it("answers zeros, not errors", async () => {
+    await ingest([{ id: "f1", org: "silent-org", user_id: "x", service_id: "web", provider: "saml", outcome: "failure", created_at: "2025-03-02T00:00:00Z" }]);
+    const t = await orgToken("silent-org");
+    const q = "start_date=2025-03-01&end_date=2025-03-02";
+    await bothWays(async () => {
+      const au = (await getJson<any>(`/api/organizations/silent-org/analytics/active-users?${q}`, t)).body;
+      expect(au.days).toEqual([
+        { date: "2025-03-01", dau: 0, wau: 0, mau: 0 },
+        { date: "2025-03-02", dau: 0, wau: 0, mau: 0 },
+      ]);
+      expect(au.summary).toEqual({ active_users: 0, average_stickiness: null });
+      const s = (await getJson<any>(`/api/organizations/silent-org/analytics/summary?${q}`, t)).body;
+      expect(s.metrics.failed_logins).toEqual({ current: 1, previous: 0, change_pct: null });
+      expect(s.metrics.logins).toEqual({ current: 0, previous: 0, change_pct: null });
+      expect((await getJson<any>(`/api/organizations/silent-org/analytics/retention?${q}`, t)).body.cohorts).toEqual([]);
+      expect((await getJson<any>(`/api/organizations/silent-org/analytics/lifecycle?${q}`, t)).body.weeks).toEqual([
+        { week: "2025-W09", week_start: "2025-02-24", new: 0, returning: 0, resurrecting: 0, dormant: 0 },
+      ]);
+    });
+  });
+});
+
+describe("platform view", () => {
+  it("ranks organizations and totals the platform", async () => {
+    const owner = await platformToken();
+    await bothWays(async () => {
+      const orgs = (await getJson<any>("/api/platform/analytics/organizations?end_date=2025-03-31", owner)).body;
+      expect(orgs.start_date).toBe("2025-03-04");
+      expect(orgs.organizations[0]).toEqual({
+        org: ORG,
+        // [03-04, 03-31]: alice, bob, carol; previous [02-04, 03-03]: bot, alice
+        active_users: 3,
+        previous_active_users: 2,
+        active_users_change_pct: 50,
+        new_users: 2, // bob (03-05), carol (03-31)
+        returning_users: 1,
+        returning_share: 0.3333,
+        logins: 5, // alice 03-05, 03-12; bob ×2; carol
+        last_activity_at: "2025-06-20T10:00:00Z",
+      });
+      const activity = (await getJson<any>("/api/platform/analytics/login-activity?start_date=2025-03-01&end_date=2025-03-05", owner)).body;
+      expect(activity).toEqual([
+        { date: "2025-03-01", count: 1 },
+        { date: "2025-03-03", count: 1 },
+        { date: "2025-03-05", count: 3 },
+      ]);
+    });
+  });
+});
+
+describe("cron", () => {
+  it("the */15 schedule folds and recomputes; an unknown schedule fails loudly", async () => {
+    await ingest([{ id: "cron-1", org: ORG, user_id: "erin", service_id: "web", provider: "github", created_at: "2025-07-01T00:00:00Z" }]);
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const state = await env.DB.prepare(
+      "SELECT (SELECT value FROM rollup_state WHERE key = 'events_watermark') AS wm, (SELECT MAX(seq) FROM login_events) AS max_seq, (SELECT COUNT(*) FROM dirty_days) AS dirty",
+    ).first<{ wm: number; max_seq: number; dirty: number }>();
+    expect(state).toEqual({ wm: state!.max_seq, max_seq: state!.max_seq, dirty: 0 });
+    const stats = await env.DB.prepare(
+      "SELECT dau, new_users FROM daily_org_stats WHERE day = ?1 AND org_id = (SELECT id FROM organizations WHERE slug = ?2)",
+    ).bind(Date.UTC(2025, 6, 1) / 86_400_000, ORG).first();
+    expect(stats).toEqual({ dau: 1, new_users: 1 });
+    await expect(
+      worker.scheduled(createScheduledController({ cron: "0 0 * * *" }), env, createExecutionContext()),
+    ).rejects.toThrow(/No job is scheduled/);
+  });
+});
