@@ -10,6 +10,7 @@ CREATE TABLE `daily_activity` (
 	PRIMARY KEY(`org_id`, `day`, `identity_id`, `service_id`, `provider`)
 );
 --> statement-breakpoint
+CREATE INDEX `daily_activity_day` ON `daily_activity` (`day`);--> statement-breakpoint
 CREATE TABLE `daily_org_stats` (
 	`org_id` integer NOT NULL,
 	`day` integer NOT NULL,

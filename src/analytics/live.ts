@@ -21,7 +21,8 @@ export function liveCtes(orgSlug: string, start: number, end: number): SQL {
   tail AS (
     SELECT e.org_id, e.created_at / ${DAY_MS_SQL} AS day, e.identity_id, e.service_id, e.provider, e.outcome, i.identity_type
     FROM login_events e JOIN identities i ON i.id = e.identity_id
-    WHERE e.seq > ${WATERMARK} AND e.org_id = (SELECT id FROM org)
+    -- unary + keeps the planner on the rowid range (the tail is small) instead of the org index (all of the org's events)
+    WHERE e.seq > ${WATERMARK} AND +e.org_id = (SELECT id FROM org)
   ),
   tail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM tail WHERE outcome = 'success' GROUP BY identity_id),
   ${windowOffsetsCte},

@@ -115,6 +115,8 @@ export const dailyActivity = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.orgId, t.day, t.identityId, t.serviceId, t.provider] }),
+    // platform-wide reads over a window of days across every organization
+    index("daily_activity_day").on(t.day),
   ],
 );
 
