@@ -1,0 +1,460 @@
+import { env } from "cloudflare:test";
+import { base64url, importJWK, jwtVerify, SignJWT, UnsecuredJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AUDIENCE, ingest, ingestToken, ISSUER, request, strangerKey, testKeys, token, type EventInput } from "./helpers";
+
+/**
+ * The auth matrix: every case below runs against every route. Org routes read
+ * org "acme" (seeded before the matrix, so an authorized read is a 200); the
+ * ingest route posts one "acme" event (an authorized write is a 202).
+ */
+
+type Kind = "org" | "platform" | "ingest";
+
+const ORG_ROUTES = [
+  "login-trends",
+  "logins-by-service",
+  "logins-by-provider",
+  "recent-logins",
+  "active-users",
+  "user-growth",
+  "summary",
+  "lifecycle",
+  "retention",
+].map((p) => ({ kind: "org" as const, method: "GET", path: `/api/organizations/acme/analytics/${p}` }));
+
+const PLATFORM_ROUTES = ["organizations", "login-activity", "overview"].map((p) => ({
+  kind: "platform" as const,
+  method: "GET",
+  path: `/api/platform/analytics/${p}`,
+}));
+
+const ROUTES: { kind: Kind; method: string; path: string }[] = [
+  ...ORG_ROUTES,
+  ...PLATFORM_ROUTES,
+  { kind: "ingest", method: "POST", path: "/api/events" },
+];
+
+type Outcome = 200 | 202 | { status: 401 | 403; code: "UNAUTHORIZED" | "TOKEN_EXPIRED" | "JWT_ERROR" | "FORBIDDEN" };
+
+const OK = { org: 200, platform: 200, ingest: 202 } as const;
+const unauthorized = { status: 401, code: "UNAUTHORIZED" } as const;
+const expired = { status: 401, code: "TOKEN_EXPIRED" } as const;
+const jwtError = { status: 401, code: "JWT_ERROR" } as const;
+const forbidden = { status: 403, code: "FORBIDDEN" } as const;
+const everywhere = (o: Outcome): Record<Kind, Outcome> => ({ org: o, platform: o, ingest: o });
+
+/** Claims of a token that would be fully allowed on org and ingest routes, so only the defect under test matters. */
+const ORG_WRITER = { org: "acme", scope: "events:write" };
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const b64json = (value: unknown) => base64url.encode(JSON.stringify(value));
+
+/** A well-formed, correctly claimed but unsigned token (`alg: none`) naming a published kid. */
+function unsignedToken(): string {
+  const header = { alg: "none", typ: "JWT", kid: testKeys[0].kid };
+  const now = nowSeconds();
+  const payload = { sub: "attacker", ...ORG_WRITER, is_platform_owner: true, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 600 };
+  return `${b64json(header)}.${b64json(payload)}.`;
+}
+
+/** Algorithm confusion: HS256 whose HMAC secret is the published RS256 public key material. */
+function hmacWithPublicKey(secret: Uint8Array): Promise<string> {
+  return new SignJWT({ sub: "attacker", ...ORG_WRITER, is_platform_owner: true })
+    .setProtectedHeader({ alg: "HS256", kid: testKeys[0].kid, typ: "JWT" })
+    .setIssuedAt()
+    .setExpirationTime("10m")
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .sign(secret);
+}
+
+interface AuthCase {
+  name: string;
+  /** The Authorization header value; undefined sends none. */
+  authorization: () => Promise<string | undefined>;
+  expect: Record<Kind, Outcome>;
+}
+
+const bearerOf = (make: () => Promise<string>) => async () => `Bearer ${await make()}`;
+
+const CASES: AuthCase[] = [
+  // ---- header problems: UNAUTHORIZED ----
+  { name: "no Authorization header", authorization: async () => undefined, expect: everywhere(unauthorized) },
+  { name: 'header "Bearer" alone', authorization: async () => "Bearer", expect: everywhere(unauthorized) },
+  { name: 'header "Bearer " with only whitespace', authorization: async () => "Bearer    ", expect: everywhere(unauthorized) },
+  { name: 'header "Basic xxx"', authorization: async () => "Basic dXNlcjpwYXNz", expect: everywhere(unauthorized) },
+  {
+    name: "valid token under the Basic scheme",
+    authorization: async () => `Basic ${await token({ claims: ORG_WRITER })}`,
+    expect: everywhere(unauthorized),
+  },
+  {
+    name: "two tokens in one header",
+    authorization: async () => `Bearer ${await token({ claims: ORG_WRITER })} ${await token({ claims: ORG_WRITER })}`,
+    expect: everywhere(unauthorized),
+  },
+
+  {
+    name: 'lower-case "bearer" scheme (schemes are case-insensitive)',
+    authorization: async () => `bearer ${await token({ claims: ORG_WRITER })}`,
+    expect: { org: 200, platform: forbidden, ingest: 202 },
+  },
+
+  // ---- a Bearer header whose token is invalid: JWT_ERROR / TOKEN_EXPIRED ----
+  { name: "garbage token abc.def", authorization: async () => "Bearer abc.def", expect: everywhere(jwtError) },
+  { name: "garbage three-part token", authorization: async () => "Bearer abc.def.ghi", expect: everywhere(jwtError) },
+  {
+    name: "bad signature (unpublished key with a published kid)",
+    authorization: bearerOf(() => token({ key: strangerKey, claims: ORG_WRITER })),
+    expect: everywhere(jwtError),
+  },
+  {
+    name: "tampered payload (signature of another payload)",
+    authorization: bearerOf(async () => {
+      const [h, , s] = (await token({ claims: ORG_WRITER })).split(".");
+      const now = nowSeconds();
+      const forged = b64json({ sub: "user_test", ...ORG_WRITER, is_platform_owner: true, iss: ISSUER, aud: AUDIENCE, iat: now, exp: now + 600 });
+      return `${h}.${forged}.${s}`;
+    }),
+    expect: everywhere(jwtError),
+  },
+  {
+    name: "unknown kid",
+    authorization: bearerOf(() => token({ claims: ORG_WRITER, header: { kid: "no-such-key" } })),
+    expect: everywhere(jwtError),
+  },
+  {
+    name: "expired beyond the 30 s tolerance",
+    authorization: bearerOf(() => token({ claims: ORG_WRITER, expiresIn: nowSeconds() - 120 })),
+    expect: everywhere(expired),
+  },
+  {
+    name: "expired AND badly signed (the signature is judged first: no expiry hint for forgeries)",
+    authorization: bearerOf(() => token({ key: strangerKey, claims: ORG_WRITER, expiresIn: nowSeconds() - 120 })),
+    expect: everywhere(jwtError),
+  },
+  {
+    name: "expired 10 s ago (within the 30 s tolerance)",
+    authorization: bearerOf(() => token({ claims: ORG_WRITER, expiresIn: nowSeconds() - 10 })),
+    expect: { org: 200, platform: forbidden, ingest: 202 },
+  },
+  {
+    name: "not yet valid beyond the 30 s tolerance",
+    authorization: bearerOf(() => token({ claims: ORG_WRITER, notBefore: nowSeconds() + 120 })),
+    expect: everywhere(jwtError),
+  },
+  {
+    name: "not yet valid for 10 s (within the 30 s tolerance)",
+    authorization: bearerOf(() => token({ claims: ORG_WRITER, notBefore: nowSeconds() + 10 })),
+    expect: { org: 200, platform: forbidden, ingest: 202 },
+  },
+  { name: "wrong issuer", authorization: bearerOf(() => token({ claims: ORG_WRITER, issuer: "https://evil.test" })), expect: everywhere(jwtError) },
+  { name: "wrong audience", authorization: bearerOf(() => token({ claims: ORG_WRITER, audience: "someone-else" })), expect: everywhere(jwtError) },
+  { name: "missing issuer", authorization: bearerOf(() => token({ claims: ORG_WRITER, issuer: null })), expect: everywhere(jwtError) },
+  { name: "missing audience", authorization: bearerOf(() => token({ claims: ORG_WRITER, audience: null })), expect: everywhere(jwtError) },
+  { name: "alg none (unsigned)", authorization: async () => `Bearer ${unsignedToken()}`, expect: everywhere(jwtError) },
+  {
+    name: "HS256 keyed with the RS256 public modulus bytes",
+    authorization: bearerOf(() => hmacWithPublicKey(base64url.decode(testKeys[0].publicJwk.n as string))),
+    expect: everywhere(jwtError),
+  },
+  {
+    name: "HS256 keyed with the RS256 public JWK JSON text",
+    authorization: bearerOf(() => hmacWithPublicKey(new TextEncoder().encode(JSON.stringify(testKeys[0].publicJwk)))),
+    expect: everywhere(jwtError),
+  },
+  {
+    name: "is_platform_owner as the string \"true\" (not a boolean)",
+    authorization: bearerOf(() => token({ claims: { is_platform_owner: "true" } })),
+    expect: everywhere(jwtError),
+  },
+
+  // ---- every allowed algorithm works ----
+  ...testKeys.flatMap((key): AuthCase[] => [
+    {
+      name: `${key.alg} org token for acme with events:write`,
+      authorization: bearerOf(() => token({ key, claims: ORG_WRITER })),
+      expect: { org: 200, platform: forbidden, ingest: 202 },
+    },
+    {
+      name: `${key.alg} platform-owner token`,
+      authorization: bearerOf(() => token({ key, claims: { is_platform_owner: true } })),
+      // no events:write scope: a platform owner still needs the scope to write
+      expect: { org: 200, platform: 200, ingest: forbidden },
+    },
+  ]),
+
+  // ---- authorization: FORBIDDEN ----
+  {
+    name: 'other organization\'s token (org "other")',
+    authorization: bearerOf(() => token({ claims: { org: "other", scope: "events:write" } })),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: 'end-user service token (org "acme", service "app")',
+    authorization: bearerOf(() => token({ claims: { org: "acme", service: "app" } })),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: "end-user service token with events:write",
+    authorization: bearerOf(() => token({ claims: { org: "acme", service: "app", scope: "events:write" } })),
+    expect: { org: forbidden, platform: forbidden, ingest: 202 },
+  },
+  {
+    name: "org token without any scope",
+    authorization: bearerOf(() => token({ claims: { org: "acme" } })),
+    expect: { org: 200, platform: forbidden, ingest: forbidden },
+  },
+  {
+    name: "org token with is_platform_owner false",
+    authorization: bearerOf(() => token({ claims: { org: "acme", is_platform_owner: false } })),
+    expect: { org: 200, platform: forbidden, ingest: forbidden },
+  },
+  {
+    name: "token without org or platform owner (plain user)",
+    authorization: bearerOf(() => token()),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: "unbound ingest token (scope events:write, no org)",
+    authorization: bearerOf(() => ingestToken()),
+    expect: { org: forbidden, platform: forbidden, ingest: 202 },
+  },
+  {
+    name: "scope list containing events:write",
+    authorization: bearerOf(() => token({ claims: { scope: "events:read events:write analytics:read" } })),
+    expect: { org: forbidden, platform: forbidden, ingest: 202 },
+  },
+  {
+    name: "scope events:read only",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "events:read" } })),
+    expect: { org: 200, platform: forbidden, ingest: forbidden },
+  },
+  {
+    name: "scope events:writer (prefix look-alike)",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "events:writer" } })),
+    expect: { org: 200, platform: forbidden, ingest: forbidden },
+  },
+  {
+    name: "platform owner with events:write",
+    authorization: bearerOf(() => token({ claims: { is_platform_owner: true, scope: "events:write" } })),
+    expect: OK,
+  },
+];
+
+let eventSeq = 0;
+const acmeEvent = (): EventInput => ({ id: `auth-${++eventSeq}`, org: "acme", user_id: "u-matrix", service_id: "web", provider: "github" });
+
+function send(route: { method: string; path: string; kind: Kind }, authorization: string | undefined, body?: unknown): Promise<Response> {
+  const headers = new Headers();
+  if (authorization !== undefined) headers.set("authorization", authorization);
+  if (route.kind === "ingest") headers.set("content-type", "application/json");
+  return request(route.path, {
+    method: route.method,
+    headers,
+    body: route.kind === "ingest" ? JSON.stringify(body ?? acmeEvent()) : undefined,
+  });
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The contract's error body, exactly: error, error_code, timestamp, optional details — nothing else. */
+async function expectErrorBody(res: Response, status: number, code: string) {
+  const text = await res.text();
+  expect({ status: res.status, text }).toMatchObject({ status });
+  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+  expect(text).not.toMatch(/(\\n|\n)\s*at\s/);
+  const body = JSON.parse(text) as Record<string, unknown>;
+  const keys = Object.keys(body).sort();
+  expect(keys.filter((k) => k !== "details")).toEqual(["error", "error_code", "timestamp"]);
+  expect(body.error_code).toBe(code);
+  expect(typeof body.error).toBe("string");
+  expect((body.error as string).length).toBeGreaterThan(0);
+  expect(body.timestamp).toMatch(RFC3339);
+  const ts = Date.parse(body.timestamp as string);
+  expect(Number.isNaN(ts)).toBe(false);
+  expect(Math.abs(ts - Date.now())).toBeLessThan(60_000);
+  if ("details" in body) {
+    expect(Array.isArray(body.details)).toBe(true);
+    for (const d of body.details as unknown[]) {
+      expect(Object.keys(d as object).sort()).toEqual(["message", "path"]);
+    }
+  }
+  return body;
+}
+
+async function count(sql: string, ...params: unknown[]): Promise<number> {
+  return (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+}
+
+beforeAll(async () => {
+  expect(await ingest([{ id: "seed-1", org: "acme", user_id: "u-seed", service_id: "web", provider: "github" }])).toEqual({
+    accepted: 1,
+    duplicates: 0,
+  });
+});
+
+describe("auth matrix", () => {
+  it("covers every route and both directions of every rule", () => {
+    expect(ROUTES).toHaveLength(13);
+    // each kind has at least one allowing and one refusing case, so no column is vacuous
+    for (const kind of ["org", "platform", "ingest"] as Kind[]) {
+      expect(CASES.some((c) => typeof c.expect[kind] === "number")).toBe(true);
+      expect(CASES.some((c) => typeof c.expect[kind] === "object")).toBe(true);
+    }
+  });
+
+  for (const c of CASES) {
+    describe(c.name, () => {
+      for (const route of ROUTES) {
+        const outcome = c.expect[route.kind];
+        const label = typeof outcome === "number" ? `${outcome}` : `${outcome.status} ${outcome.code}`;
+        it(`${route.method} ${route.path} → ${label}`, async () => {
+          const res = await send(route, await c.authorization());
+          if (typeof outcome === "number") {
+            const text = await res.text();
+            expect({ status: res.status, text }).toEqual({ status: outcome, text });
+            expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+            const body = JSON.parse(text);
+            if (route.kind === "ingest") expect(body).toEqual({ accepted: 1, duplicates: 0 });
+            else expect(body).not.toBeNull();
+          } else {
+            await expectErrorBody(res, outcome.status, outcome.code);
+          }
+        });
+      }
+    });
+  }
+});
+
+describe("the crafted attack tokens are otherwise valid (controls for the matrix)", () => {
+  const claimChecks = { issuer: ISSUER, audience: AUDIENCE };
+
+  it("the alg-none token decodes as an unsecured JWT with good claims", () => {
+    const { payload, header } = UnsecuredJWT.decode(unsignedToken(), claimChecks);
+    expect(header).toEqual({ alg: "none", typ: "JWT", kid: testKeys[0].kid });
+    expect(payload).toMatchObject({ ...ORG_WRITER, is_platform_owner: true });
+  });
+
+  it("the HS256 confusion tokens verify under HS256 with the public key material as secret", async () => {
+    for (const secret of [base64url.decode(testKeys[0].publicJwk.n as string), new TextEncoder().encode(JSON.stringify(testKeys[0].publicJwk))]) {
+      const { payload, protectedHeader } = await jwtVerify(await hmacWithPublicKey(secret), secret, { ...claimChecks, algorithms: ["HS256"] });
+      expect(protectedHeader).toMatchObject({ alg: "HS256", kid: testKeys[0].kid });
+      expect(payload).toMatchObject(ORG_WRITER);
+    }
+  });
+
+  it("the stranger-signed token is a valid RS256 token for the stranger's key, under the published kid", async () => {
+    expect(strangerKey.kid).toBe(testKeys[0].kid);
+    const tok = await token({ key: strangerKey, claims: ORG_WRITER });
+    const { protectedHeader } = await jwtVerify(tok, await importJWK(strangerKey.publicJwk, "RS256"), { ...claimChecks, algorithms: ["RS256"] });
+    expect(protectedHeader).toMatchObject({ alg: "RS256", kid: testKeys[0].kid });
+  });
+
+  it("the unknown-kid token is signed by a published key", async () => {
+    const tok = await token({ claims: ORG_WRITER, header: { kid: "no-such-key" } });
+    const { protectedHeader } = await jwtVerify(tok, await importJWK(testKeys[0].publicJwk, "RS256"), { ...claimChecks, algorithms: ["RS256"] });
+    expect(protectedHeader.kid).toBe("no-such-key");
+  });
+});
+
+describe("authorized reads return the data", () => {
+  it("an acme org token sees acme's logins", async () => {
+    const res = await send(ORG_ROUTES[0], `Bearer ${await token({ claims: { org: "acme" } })}`);
+    expect(res.status).toBe(200);
+    const rows = (await res.json()) as { date: string; count: number }[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0].date).toBe(new Date().toISOString().slice(0, 10));
+    expect(rows[0].count).toBeGreaterThanOrEqual(1);
+  });
+
+  it("an other-org token is refused before org existence is revealed (403, not 404)", async () => {
+    const res = await request("/api/organizations/no-such-org/analytics/login-trends", { token: await token({ claims: { org: "other" } }) });
+    await expectErrorBody(res, 403, "FORBIDDEN");
+  });
+
+  it("the platform owner gets 404 for an unknown organization", async () => {
+    const res = await request("/api/organizations/no-such-org/analytics/login-trends", { token: await token({ claims: { is_platform_owner: true } }) });
+    await expectErrorBody(res, 404, "NOT_FOUND");
+  });
+
+  it("auth is checked before query validation", async () => {
+    const res = await request("/api/organizations/acme/analytics/login-trends?start_date=garbage");
+    await expectErrorBody(res, 401, "UNAUTHORIZED");
+    const forbiddenRes = await request("/api/organizations/acme/analytics/login-trends?start_date=garbage", {
+      token: await token({ claims: { org: "other" } }),
+    });
+    await expectErrorBody(forbiddenRes, 403, "FORBIDDEN");
+  });
+});
+
+describe("ingest org binding", () => {
+  const post = async (tok: string, body: unknown) =>
+    request("/api/events", { method: "POST", token: tok, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const totals = async () => ({
+    events: await count("SELECT COUNT(*) AS n FROM login_events"),
+    orgs: await count("SELECT COUNT(*) AS n FROM organizations"),
+    identities: await count("SELECT COUNT(*) AS n FROM identities"),
+    services: await count("SELECT COUNT(*) AS n FROM services"),
+  });
+
+  it('an "acme"-bound token writing a "globex" event gets 403 and nothing is stored', async () => {
+    const before = await totals();
+    const res = await post(await ingestToken("acme"), { id: "bind-1", org: "globex", user_id: "u1", service_id: "web", provider: "github" });
+    const body = await expectErrorBody(res, 403, "FORBIDDEN");
+    expect(body.error).toContain("globex");
+    expect(await totals()).toEqual(before);
+    expect(await count("SELECT COUNT(*) AS n FROM organizations WHERE slug = 'globex'")).toBe(0);
+  });
+
+  it('an "acme"-bound token writing a batch mixing acme and globex gets 403 and not even the acme event is stored', async () => {
+    const before = await totals();
+    const res = await post(await ingestToken("acme"), {
+      events: [
+        { id: "bind-2", org: "acme", user_id: "u-new-1", service_id: "new-svc", provider: "github" },
+        { id: "bind-3", org: "globex", user_id: "u1", service_id: "web", provider: "github" },
+      ],
+    });
+    await expectErrorBody(res, 403, "FORBIDDEN");
+    expect(await totals()).toEqual(before);
+    expect(await count("SELECT COUNT(*) AS n FROM login_events WHERE event_id IN ('bind-2', 'bind-3')")).toBe(0);
+  });
+
+  it('an "acme"-bound token writes acme events', async () => {
+    const res = await post(await ingestToken("acme"), { id: "bind-4", org: "acme", user_id: "u1", service_id: "web", provider: "github" });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 1, duplicates: 0 });
+  });
+
+  it("an unbound ingest token may write any organization, in one batch", async () => {
+    const res = await post(await ingestToken(), {
+      events: [
+        { id: "bind-5", org: "globex", user_id: "u1", service_id: "web", provider: "github" },
+        { id: "bind-6", org: "initech", user_id: "u1", service_id: "web", provider: "google" },
+      ],
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 2, duplicates: 0 });
+    expect(
+      await count(
+        "SELECT COUNT(*) AS n FROM login_events e JOIN organizations o ON o.id = e.org_id WHERE (o.slug, e.event_id) IN (VALUES ('globex', 'bind-5'), ('initech', 'bind-6'))",
+      ),
+    ).toBe(2);
+  });
+
+  it("a token without events:write is refused before the body is even parsed", async () => {
+    const res = await request("/api/events", {
+      method: "POST",
+      token: await token({ claims: { org: "acme" } }),
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
+    await expectErrorBody(res, 403, "FORBIDDEN");
+  });
+
+  it("an unauthenticated POST is refused before the body is parsed", async () => {
+    const res = await request("/api/events", { method: "POST", headers: { "content-type": "text/plain" }, body: "{not json" });
+    await expectErrorBody(res, 401, "UNAUTHORIZED");
+  });
+});
