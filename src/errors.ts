@@ -56,6 +56,16 @@ export function zodDetails(issues: ReadonlyArray<{ path: PropertyKey[]; message:
   }));
 }
 
+const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  429: "RATE_LIMITED",
+};
+
 function isD1Unavailable(err: Error): boolean {
   // D1 surfaces overload / network trouble as plain Errors with these messages.
   return /D1_ERROR.*(overloaded|timed out|network|unavailable|reset)|Network connection lost|storage caused object to be reset/i.test(
@@ -69,25 +79,9 @@ export function handleError(err: Error, c: Context): Response {
     return c.json(errorBody(err.code, err.message, err.details), err.status, err.headers);
   }
   if (err instanceof HTTPException) {
-    const status = err.status;
-    const code: ErrorCode =
-      status === 413
-        ? "PAYLOAD_TOO_LARGE"
-        : status === 401
-          ? "UNAUTHORIZED"
-          : status === 403
-            ? "FORBIDDEN"
-            : status === 404
-              ? "NOT_FOUND"
-              : status === 415
-                ? "UNSUPPORTED_MEDIA_TYPE"
-                : status === 429
-                  ? "RATE_LIMITED"
-                  : status < 500
-                    ? "BAD_REQUEST"
-                    : "INTERNAL_ERROR";
-    const message = status === 413 ? "Request body exceeds 1 MiB" : err.message || "Request failed";
-    return c.json(errorBody(code, message), ERROR_STATUS[code]);
+    // Hono's own failures (e.g. malformed JSON from the validator) in the same shape.
+    const code = HTTP_EXCEPTION_CODES[err.status] ?? (err.status < 500 ? "BAD_REQUEST" : "INTERNAL_ERROR");
+    return c.json(errorBody(code, err.message || "Request failed"), ERROR_STATUS[code]);
   }
   if (isD1Unavailable(err)) {
     return c.json(errorBody("DATABASE_UNAVAILABLE", "Database temporarily unavailable"), 503, {
