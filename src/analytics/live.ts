@@ -8,13 +8,17 @@ import { WATERMARK, windowOffsetsCte } from "../rollup/day-stats";
  *   org(id)        the organization (empty if unknown; the route checks existence in the same batch)
  *   tail           this org's events not yet folded by the rollup (seq > watermark)
  *   tail_first     first login day per identity within the tail
- *   target         "stale" days in [start, end]: days whose daily rows the tail or a
+ *   changed        days in [start, end] whose own counts (logins, failures) the tail or a
+ *                  pending recompute changes: tail days and dirty days. Enough for the
+ *                  additive metrics (logins by day, service, provider).
+ *   target         "stale" days in [start, end]: every day whose daily rows the tail or a
  *                  pending recompute would change. A tail event on day t changes day t's
  *                  counts and WAU/MAU of t..t+29; a tail login before an identity's
  *                  known first day moves its "new" day; dirty_days are folded but not
  *                  yet recomputed. Every other day is read from the daily tables.
  *   activity       daily_activity ∪ the tail aggregated the same way, over the window
- *                  the target days need
+ *                  the target days need. NOT MATERIALIZED: each use pushes its own day
+ *                  filter down to the primary key instead of copying 30 days of rows.
  */
 export function liveCtes(orgSlug: string, start: number, end: number): SQL {
   return sql`org(id) AS (SELECT id FROM organizations WHERE slug = ${orgSlug}),
@@ -32,7 +36,11 @@ export function liveCtes(orgSlug: string, start: number, end: number): SQL {
     UNION SELECT i.first_day FROM tail_first f JOIN identities i ON i.id = f.identity_id WHERE f.day < i.first_day
   ),
   target(org_id, day) AS (SELECT (SELECT id FROM org), day FROM stale WHERE day BETWEEN ${start} AND ${end}),
-  activity AS (
+  changed(day) AS (
+    SELECT day FROM dirty_days WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end}
+    UNION SELECT day FROM tail WHERE day BETWEEN ${start} AND ${end}
+  ),
+  activity AS NOT MATERIALIZED (
     SELECT org_id, day, identity_id, service_id, provider, identity_type, logins, failures FROM daily_activity
     WHERE org_id = (SELECT id FROM org)
       AND day BETWEEN (SELECT MIN(day) FROM target) - 29 AND (SELECT MAX(day) FROM target)

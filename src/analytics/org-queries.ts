@@ -35,6 +35,19 @@ function dailyRows(dimension: Dimension, { start, end }: DayRange): SQL {
     SELECT day, ${dim}, ${sql.raw(METRIC_COLUMNS)} FROM (${dayStatsSelect(dimension)})`;
 }
 
+/**
+ * Logins per (day, <dimension>) for [start, end]. Logins are additive, so only
+ * the `changed` days need live sums (no windows); the rest come from the daily
+ * table. Needs liveCtes.
+ */
+function dailyLogins(dimension: Dimension, { start, end }: DayRange): SQL {
+  const dim = sql.raw(dimension);
+  return sql`SELECT day, ${dim}, logins FROM ${sql.raw(DAILY_TABLE[dimension])}
+      WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND day NOT IN (SELECT day FROM changed)
+    UNION ALL
+    SELECT day, ${dim}, SUM(logins) FROM activity WHERE day IN (SELECT day FROM changed) GROUP BY day, ${dim}`;
+}
+
 const typeFilter = (identityType?: IdentityType) => (identityType ? sql`AND identity_type = ${identityType}` : sql``);
 
 // ---- the seed reference's four endpoints ------------------------------------------------
@@ -42,7 +55,7 @@ const typeFilter = (identityType?: IdentityType) => (identityType ? sql`AND iden
 export async function loginTrends(db: Db, orgSlug: string, range: DayRange) {
   const result = await readOrg<[{ day: number; count: number }[]]>(db, orgSlug, [
     sql`WITH ${liveCtes(orgSlug, range.start, range.end)}
-      SELECT day, SUM(logins) AS count FROM (${dailyRows("identity_type", range)})
+      SELECT day, SUM(logins) AS count FROM (${dailyLogins("identity_type", range)})
       GROUP BY day HAVING SUM(logins) > 0 ORDER BY day`,
   ]);
   return result?.[0] ?? null;
@@ -52,7 +65,7 @@ export async function loginsByService(db: Db, orgSlug: string, range: DayRange) 
   const result = await readOrg<[{ service_id: string; service_name: string; count: number }[]]>(db, orgSlug, [
     sql`WITH ${liveCtes(orgSlug, range.start, range.end)}
       SELECT s.external_id AS service_id, COALESCE(s.name, s.external_id) AS service_name, SUM(r.logins) AS count
-      FROM (${dailyRows("service_id", range)}) r JOIN services s ON s.id = r.service_id
+      FROM (${dailyLogins("service_id", range)}) r JOIN services s ON s.id = r.service_id
       GROUP BY r.service_id HAVING SUM(r.logins) > 0
       ORDER BY count DESC, s.external_id ASC`,
   ]);
@@ -62,7 +75,7 @@ export async function loginsByService(db: Db, orgSlug: string, range: DayRange) 
 export async function loginsByProvider(db: Db, orgSlug: string, range: DayRange) {
   const result = await readOrg<[{ provider: string; count: number }[]]>(db, orgSlug, [
     sql`WITH ${liveCtes(orgSlug, range.start, range.end)}
-      SELECT provider, SUM(logins) AS count FROM (${dailyRows("provider", range)})
+      SELECT provider, SUM(logins) AS count FROM (${dailyLogins("provider", range)})
       GROUP BY provider HAVING SUM(logins) > 0
       ORDER BY count DESC, provider ASC`,
   ]);
