@@ -1,0 +1,20 @@
+// Bundled by scripts/bench/build.mjs (esbuild) into .bench/queries.mjs so the bench runs
+// the exact SQL the endpoints run: these are the real query builders from src/, not copies.
+export { createDb } from "../../src/db/client";
+export {
+  loginTrends,
+  loginsByService,
+  loginsByProvider,
+  recentLogins,
+  activeUsers,
+  userGrowth,
+  summaryTotals,
+  lifecycle,
+  retention,
+} from "../../src/analytics/org-queries";
+export { organizationsEngagement, platformLoginActivity, platformOverview } from "../../src/analytics/platform-queries";
+export { runRollup } from "../../src/rollup/rollup";
+export { ingestEvents } from "../../src/ingest/ingest";
+export { DAY_MS, dayOf, dayToDate, isoWeekStart } from "../../src/lib/dates";
+export { ORG_WINDOW_DAYS } from "../../src/routes/platform/index";
+export { resolveRange } from "../../src/routes/shared";
