@@ -8,14 +8,13 @@ import { WATERMARK, windowOffsetsCte } from "../rollup/day-stats";
  *   org(id)        the organization (empty if unknown; the route checks existence in the same batch)
  *   tail           this org's events not yet folded by the rollup (seq > watermark)
  *   tail_first     first login day per identity within the tail
- *   changed        days in [start, end] whose own counts (logins, failures) the tail or a
- *                  pending recompute changes: tail days and dirty days. Enough for the
- *                  additive metrics (logins by day, service, provider).
- *   target         "stale" days in [start, end]: every day whose daily rows the tail or a
- *                  pending recompute would change. A tail event on day t changes day t's
- *                  counts and WAU/MAU of t..t+29; a tail login before an identity's
- *                  known first day moves its "new" day; dirty_days are folded but not
- *                  yet recomputed. Every other day is read from the daily tables.
+ *   changed        days in [start, end] whose same-day metrics (logins, failures, DAU,
+ *                  new, returning) the tail or a pending recompute changes: tail days,
+ *                  dirty days (folded, not yet recomputed), and the known first day of an
+ *                  identity with an earlier login in the tail (its "new" day moves).
+ *   target         "stale" days in [start, end]: changed days and, because a login on
+ *                  day t is in the WAU/MAU windows of t..t+29, those days too. Every
+ *                  other day is read from the daily tables.
  *   activity       daily_activity ∪ the tail aggregated the same way, over the window
  *                  the target days need. NOT MATERIALIZED: each use pushes its own day
  *                  filter down to the primary key instead of copying 30 days of rows.
@@ -30,15 +29,16 @@ export function liveCtes(orgSlug: string, start: number, end: number): SQL {
   ),
   tail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM tail WHERE outcome = 'success' GROUP BY identity_id),
   ${windowOffsetsCte},
-  stale(day) AS (
+  changed_any(day) AS (
     SELECT day FROM dirty_days WHERE org_id = (SELECT id FROM org)
-    UNION SELECT t.day + offsets.k FROM (SELECT DISTINCT day FROM tail) t, offsets
+    UNION SELECT day FROM tail
     UNION SELECT i.first_day FROM tail_first f JOIN identities i ON i.id = f.identity_id WHERE f.day < i.first_day
   ),
-  target(org_id, day) AS (SELECT (SELECT id FROM org), day FROM stale WHERE day BETWEEN ${start} AND ${end}),
-  changed(day) AS (
-    SELECT day FROM dirty_days WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end}
-    UNION SELECT day FROM tail WHERE day BETWEEN ${start} AND ${end}
+  changed(org_id, day) AS (SELECT (SELECT id FROM org), day FROM changed_any WHERE day BETWEEN ${start} AND ${end}),
+  target(org_id, day) AS (
+    SELECT (SELECT id FROM org), day FROM (
+      SELECT day FROM changed_any UNION SELECT t.day + offsets.k FROM (SELECT DISTINCT day FROM tail) t, offsets
+    ) WHERE day BETWEEN ${start} AND ${end}
   ),
   activity AS NOT MATERIALIZED (
     SELECT org_id, day, identity_id, service_id, provider, identity_type, logins, failures FROM daily_activity

@@ -24,7 +24,8 @@ function platformLoginsSql({ start, end }: DayRange): SQL {
       WHERE s.day BETWEEN ${start} AND ${end}
         AND NOT EXISTS (SELECT 1 FROM dirty_days d WHERE d.org_id = s.org_id AND d.day = s.day)
     UNION ALL
-    SELECT a.day, a.logins FROM dirty_days d JOIN daily_activity a ON a.org_id = d.org_id AND a.day = d.day
+    -- CROSS JOIN fixes the order: walk the (few) dirty days, not every org's activity in the range
+    SELECT a.day, a.logins FROM dirty_days d CROSS JOIN daily_activity a ON a.org_id = d.org_id AND a.day = d.day
       WHERE d.day BETWEEN ${start} AND ${end}
     UNION ALL
     SELECT day, 1 FROM tail WHERE outcome = 'success' AND day BETWEEN ${start} AND ${end}`;

@@ -111,7 +111,7 @@ function recomputeDirtyDays(db: Db, limit: number) {
  * re-run: each batch is atomic and the next run continues where this one stopped.
  */
 export async function runRollup(db: Db, options: RollupOptions = {}): Promise<RollupResult> {
-  const { eventChunk = 5000, dayChunk = 200, budgetMs = 20_000, maxBatches = Number.POSITIVE_INFINITY } = options;
+  const { eventChunk = 5000, dayChunk = 50, budgetMs = 20_000, maxBatches = Number.POSITIVE_INFINITY } = options;
   const started = Date.now();
   let batches = 0;
   let foldedEvents = 0;
