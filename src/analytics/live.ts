@@ -1,6 +1,11 @@
 import { sql, type SQL } from "drizzle-orm";
-import { DAY_MS_SQL } from "../rollup/day-stats";
-import { WATERMARK, windowOffsetsCte } from "../rollup/day-stats";
+import { DAY_MS_SQL, WATERMARK, windowOffsetsCte } from "../rollup/day-stats";
+
+export { effectiveFirstDay } from "../rollup/day-stats";
+
+/** `AND identity_type = …` for rows that carry identity_type (daily tables, activity, tail). */
+export const identityTypeFilter = (identityType?: "human" | "machine") =>
+  identityType ? sql`AND identity_type = ${identityType}` : sql``;
 
 /**
  * The CTEs every organization read starts with: sealed rollups ∪ live tail.
@@ -53,7 +58,7 @@ export function liveCtes(orgSlug: string, start: number, end: number): SQL {
 
 /** Identity ids with a login in [start, end] (sealed ∪ tail), optionally of one type. Needs liveCtes. */
 export function activeIdentitiesSql(start: number, end: number, identityType?: "human" | "machine", serviceRef?: SQL): SQL {
-  const typeFilter = identityType ? sql`AND identity_type = ${identityType}` : sql``;
+  const typeFilter = identityTypeFilter(identityType);
   const serviceFilter = serviceRef ? sql`AND service_id = ${serviceRef}` : sql``;
   return sql`SELECT identity_id FROM daily_activity
       WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND logins > 0 ${typeFilter} ${serviceFilter}
@@ -61,6 +66,3 @@ export function activeIdentitiesSql(start: number, end: number, identityType?: "
     SELECT identity_id FROM tail
       WHERE outcome = 'success' AND day BETWEEN ${start} AND ${end} ${typeFilter} ${serviceFilter}`;
 }
-
-/** An identity's first login day including the tail; needs `identities i` and `tail_first f` joined. */
-export { effectiveFirstDay } from "../rollup/day-stats";

@@ -1,9 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { batch } from "../db/client";
 import type { Db } from "../env";
-
 import { DAILY_TABLE, dayStatsSelect, METRIC_COLUMNS, type Dimension } from "../rollup/day-stats";
-import { activeIdentitiesSql, effectiveFirstDay, liveCtes } from "./live";
+import { activeIdentitiesSql, effectiveFirstDay, identityTypeFilter as typeFilter, liveCtes } from "./live";
 
 /**
  * Named read queries for one organization. Each runs as ONE D1 batch: the
@@ -51,8 +50,6 @@ function dailyLogins(dimension: Dimension, { start, end }: DayRange): SQL {
     UNION ALL
     SELECT day, ${dim}, SUM(logins) FROM activity WHERE day IN (SELECT day FROM changed) GROUP BY day, ${dim}`;
 }
-
-const typeFilter = (identityType?: IdentityType) => (identityType ? sql`AND identity_type = ${identityType}` : sql``);
 
 // ---- the seed reference's four endpoints ------------------------------------------------
 
