@@ -16,8 +16,8 @@
 export const DAY_MS = 86_400_000;
 export const DEMO_DAYS = 90;
 
-/** mulberry32: small, fast, good enough for demo data. */
-function prng(seed) {
+/** mulberry32: small, fast, good enough for demo and benchmark data. */
+export function prng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -16,6 +16,7 @@
 // Only identities that have at least one event are stored (as ingest would), with the
 // rollup-maintained columns NULL: the data is "ingested, never rolled up".
 import { DatabaseSync } from "node:sqlite";
+import { prng } from "../demo-data.mjs";
 
 export const DAY_MS = 86_400_000;
 const PROVIDERS = ["password", "google", "github", "microsoft", "passkey", "saml"];
@@ -29,18 +30,6 @@ const USER_AGENTS = [
   "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
 ];
 const MACHINE_AGENTS = ["okhttp/4.12.0", "python-requests/2.32.3", "Go-http-client/2.0", "curl/8.10.1"];
-
-/** mulberry32 */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Small integer hash (for per-identity attributes that must not consume the event stream). */
 function mix(x) {
