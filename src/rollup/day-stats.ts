@@ -40,9 +40,9 @@ export interface DayStatsOptions {
   /** The CTE holding the days to compute (`target` by default). */
   days?: "target" | "changed";
   /**
-   * With windows (default), WAU/MAU are computed over each day's 30-day window.
-   * Without, only same-day activity is read and wau/mau are NULL: enough for
-   * logins, failures, DAU, new and returning, at a thirtieth of the cost.
+   * With windows (default), WAU/MAU are computed too. Without, only same-day
+   * activity is read and wau/mau are NULL: enough for logins, failures, DAU, new
+   * and returning.
    */
   windows?: boolean;
 }
@@ -54,32 +54,69 @@ export interface DayStatsOptions {
  */
 export function dayStatsSelect(dimension: Dimension, { days = "target", windows = true }: DayStatsOptions = {}): SQL {
   const dim = sql.raw(dimension);
-  const window = windows
-    ? { from: sql`t.day - 29`, wau: sql`SUM(p.in_week)`, mau: sql`SUM(p.in_month)`, keep: sql`SUM(p.in_month) > 0` }
-    : { from: sql`t.day`, wau: sql`NULL`, mau: sql`NULL`, keep: sql`SUM(p.logins_today) > 0` };
-  return sql`
-  SELECT p.org_id, p.day, p.${dim},
-    SUM(p.logins_today) AS logins,
-    SUM(p.failures_today) AS failed_logins,
-    SUM(p.logins_today > 0) AS dau,
-    SUM(p.logins_today > 0 AND ${effectiveFirstDay} = p.day) AS new_users,
-    SUM(p.logins_today > 0 AND ${effectiveFirstDay} < p.day) AS returning_users,
-    ${window.wau} AS wau,
-    ${window.mau} AS mau
-  FROM (
-    SELECT t.org_id, t.day, a.identity_id, a.${dim},
-      SUM(CASE WHEN a.day = t.day THEN a.logins ELSE 0 END) AS logins_today,
-      SUM(CASE WHEN a.day = t.day THEN a.failures ELSE 0 END) AS failures_today,
-      MAX(a.logins > 0 AND a.day >= t.day - 6) AS in_week,
-      MAX(a.logins > 0) AS in_month
-    FROM ${sql.raw(days)} t
-    JOIN activity a ON a.org_id = t.org_id AND a.day BETWEEN ${window.from} AND t.day
-    GROUP BY t.org_id, t.day, a.identity_id, a.${dim}
-  ) p
-  JOIN identities i ON i.id = p.identity_id
-  LEFT JOIN tail_first f ON f.identity_id = p.identity_id
-  GROUP BY p.org_id, p.day, p.${dim}
-  HAVING ${window.keep} OR SUM(p.failures_today) > 0`;
+  const daySet = sql.raw(days);
+  const sameDay = sql`
+    SELECT p.org_id, p.day, p.${dim},
+      SUM(p.logins) AS logins,
+      SUM(p.failures) AS failed_logins,
+      SUM(p.logins > 0) AS dau,
+      SUM(p.logins > 0 AND ${effectiveFirstDay} = p.day) AS new_users,
+      SUM(p.logins > 0 AND ${effectiveFirstDay} < p.day) AS returning_users,
+      0 AS wau, 0 AS mau
+    FROM (
+      SELECT t.org_id, t.day, a.identity_id, a.${dim}, SUM(a.logins) AS logins, SUM(a.failures) AS failures
+      FROM ${daySet} t JOIN activity a ON a.org_id = t.org_id AND a.day = t.day
+      GROUP BY t.org_id, t.day, a.identity_id, a.${dim}
+    ) p
+    JOIN identities i ON i.id = p.identity_id
+    LEFT JOIN tail_first f ON f.identity_id = p.identity_id
+    GROUP BY p.org_id, p.day, p.${dim}`;
+  if (!windows) {
+    return sql`SELECT org_id, day, ${dim}, logins, failed_logins, dau, new_users, returning_users, NULL AS wau, NULL AS mau
+      FROM (${sameDay}) WHERE logins > 0 OR failed_logins > 0`;
+  }
+  // WAU/MAU in one pass over the window instead of one window per day: each login
+  // day x of an identity, up to its next login day, covers the days
+  // [x, min(x + 29, next − 1)] of MAU (and [x, min(x + 6, next − 1)] of WAU).
+  // Those spans are disjoint per identity, so MAU(t) is the running sum of +1 at
+  // each span's start and −1 after its end, read off at the target days (which
+  // get zero rows so every one of them has a running value).
+  const spans = sql`spans AS (
+      SELECT org_id, ${dim}, day,
+        MIN(day + 6, COALESCE(next_day, day + 7) - 1) AS week_end,
+        MIN(day + 29, COALESCE(next_day, day + 30) - 1) AS month_end
+      FROM (
+        SELECT org_id, identity_id, ${dim}, day,
+          LEAD(day) OVER (PARTITION BY org_id, identity_id, ${dim} ORDER BY day) AS next_day
+        FROM (
+          SELECT DISTINCT a.org_id, a.identity_id, a.${dim}, a.day
+          FROM (SELECT org_id, MIN(day) AS lo, MAX(day) AS hi FROM ${daySet} GROUP BY org_id) b
+          JOIN activity a ON a.org_id = b.org_id AND a.day BETWEEN b.lo - 29 AND b.hi
+          WHERE a.logins > 0
+        )
+      )
+    )`;
+  const windowed = sql`
+    WITH ${spans}
+    SELECT r.org_id, r.day, r.${dim}, 0, 0, 0, 0, 0, r.wau, r.mau
+    FROM (
+      SELECT org_id, day, ${dim},
+        SUM(SUM(dw)) OVER (PARTITION BY org_id, ${dim} ORDER BY day) AS wau,
+        SUM(SUM(dm)) OVER (PARTITION BY org_id, ${dim} ORDER BY day) AS mau
+      FROM (
+        SELECT org_id, ${dim}, day, 1 AS dw, 1 AS dm FROM spans
+        UNION ALL SELECT org_id, ${dim}, week_end + 1, -1, 0 FROM spans
+        UNION ALL SELECT org_id, ${dim}, month_end + 1, 0, -1 FROM spans
+        UNION ALL SELECT t.org_id, v.${dim}, t.day, 0, 0 FROM ${daySet} t
+          JOIN (SELECT DISTINCT org_id, ${dim} FROM spans) v ON v.org_id = t.org_id
+      ) GROUP BY org_id, ${dim}, day
+    ) r
+    JOIN ${daySet} t ON t.org_id = r.org_id AND t.day = r.day`;
+  return sql`SELECT org_id, day, ${dim}, SUM(logins) AS logins, SUM(failed_logins) AS failed_logins, SUM(dau) AS dau,
+      SUM(new_users) AS new_users, SUM(returning_users) AS returning_users, SUM(wau) AS wau, SUM(mau) AS mau
+    FROM (SELECT * FROM (${sameDay}) UNION ALL SELECT * FROM (${windowed}))
+    GROUP BY org_id, day, ${dim}
+    HAVING SUM(mau) > 0 OR SUM(failed_logins) > 0`;
 }
 
 /** The 30 offsets of a MAU window: an event on day d changes WAU/MAU of days d..d+29. */
