@@ -24,19 +24,18 @@ async function readOrg<T extends unknown[][]>(db: Db, orgSlug: string, queries: 
 
 /**
  * Daily rows (day, <dimension>, metrics…) for [start, end]: the daily table for
- * sealed days, recomputed live for the stale days in `target`. Needs liveCtes.
+ * sealed days, recomputed live for the stale ones. Stale days are few (usually
+ * today), so each gets its own window ("per-day"); same-day reads ("none") need
+ * no window and only the `changed` days. Needs liveCtes.
  */
-function dailyRows(dimension: Dimension, { start, end }: DayRange, { windows = true } = {}): SQL {
+function dailyRows(dimension: Dimension, { start, end }: DayRange, windows: "per-day" | "none" = "per-day"): SQL {
   const dim = sql.raw(dimension);
-  const days = windows ? "target" : "changed";
+  const days = windows === "none" ? "changed" : "target";
   return sql`SELECT day, ${dim}, ${sql.raw(METRIC_COLUMNS)} FROM ${sql.raw(DAILY_TABLE[dimension])}
       WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND day NOT IN (SELECT day FROM ${sql.raw(days)})
     UNION ALL
     SELECT day, ${dim}, ${sql.raw(METRIC_COLUMNS)} FROM (${dayStatsSelect(dimension, { days, windows })})`;
 }
-
-/** Same-day metrics only (no WAU/MAU): stale days need no 30-day window. */
-const SAME_DAY = { windows: false };
 
 /**
  * Logins per (day, <dimension>) for [start, end]. Logins are additive, so only
@@ -149,7 +148,7 @@ export async function userGrowth(db: Db, orgSlug: string, range: DayRange, ident
     orgSlug,
     [
       sql`WITH ${live} SELECT day, SUM(new_users) AS new_users, SUM(returning_users) AS returning_users
-        FROM (${dailyRows("identity_type", range, SAME_DAY)}) WHERE 1 ${typeFilter(identityType)} GROUP BY day`,
+        FROM (${dailyRows("identity_type", range, "none")}) WHERE 1 ${typeFilter(identityType)} GROUP BY day`,
       // Known identities before the range: sealed first logins, plus identities whose
       // first login is in the tail (none before, or earlier than the sealed one).
       sql`WITH ${live} SELECT
@@ -178,7 +177,7 @@ export async function summaryTotals(db: Db, orgSlug: string, range: DayRange, pr
   const totals = (r: DayRange) => sql`SELECT
       COALESCE(SUM(logins), 0) AS logins, COALESCE(SUM(failed_logins), 0) AS failed_logins, COALESCE(SUM(new_users), 0) AS new_users,
       ${distinct(r, identityType)} AS active_users, ${machine(r)} AS machine_active
-    FROM (${dailyRows("identity_type", { start: previous.start, end: range.end }, SAME_DAY)})
+    FROM (${dailyRows("identity_type", { start: previous.start, end: range.end }, "none")})
     WHERE day BETWEEN ${r.start} AND ${r.end} ${typeFilter(identityType)}`;
   const result = await readOrg<[RangeTotals[], RangeTotals[]]>(db, orgSlug, [
     sql`WITH ${live} ${totals(range)}`,

@@ -40,11 +40,14 @@ export interface DayStatsOptions {
   /** The CTE holding the days to compute (`target` by default). */
   days?: "target" | "changed";
   /**
-   * With windows (default), WAU/MAU are computed too. Without, only same-day
-   * activity is read and wau/mau are NULL: enough for logins, failures, DAU, new
-   * and returning.
+   * How WAU/MAU are computed — the same definition, two costs:
+   *   "running" (default): one pass over the days' windows with running sums;
+   *                        cost ∝ (days + 29). For runs of consecutive days: the rollup.
+   *   "per-day":           each day joined with its own 30-day window; cost ∝ 30 × days.
+   *                        For a few stale days: live reads.
+   *   "none":              same-day metrics only; wau/mau are NULL.
    */
-  windows?: boolean;
+  windows?: "running" | "per-day" | "none";
 }
 
 /**
@@ -52,7 +55,7 @@ export interface DayStatsOptions {
  * returning_users, wau, mau) for the given days: one per dimension value with
  * any login in the window (or on the day, without windows) or any failure on the day.
  */
-export function dayStatsSelect(dimension: Dimension, { days = "target", windows = true }: DayStatsOptions = {}): SQL {
+export function dayStatsSelect(dimension: Dimension, { days = "target", windows = "running" }: DayStatsOptions = {}): SQL {
   const dim = sql.raw(dimension);
   const daySet = sql.raw(days);
   const sameDay = sql`
@@ -71,16 +74,39 @@ export function dayStatsSelect(dimension: Dimension, { days = "target", windows 
     JOIN identities i ON i.id = p.identity_id
     LEFT JOIN tail_first f ON f.identity_id = p.identity_id
     GROUP BY p.org_id, p.day, p.${dim}`;
-  if (!windows) {
+  if (windows === "none") {
     return sql`SELECT org_id, day, ${dim}, logins, failed_logins, dau, new_users, returning_users, NULL AS wau, NULL AS mau
       FROM (${sameDay}) WHERE logins > 0 OR failed_logins > 0`;
   }
-  // WAU/MAU in one pass over the window instead of one window per day: each login
-  // day x of an identity, up to its next login day, covers the days
-  // [x, min(x + 29, next − 1)] of MAU (and [x, min(x + 6, next − 1)] of WAU).
-  // Those spans are disjoint per identity, so MAU(t) is the running sum of +1 at
-  // each span's start and −1 after its end, read off at the target days (which
-  // get zero rows so every one of them has a running value).
+  const windowed = windows === "per-day" ? perDayWindows(dim, daySet) : runningWindows(dim, daySet);
+  return sql`SELECT org_id, day, ${dim}, SUM(logins) AS logins, SUM(failed_logins) AS failed_logins, SUM(dau) AS dau,
+      SUM(new_users) AS new_users, SUM(returning_users) AS returning_users, SUM(wau) AS wau, SUM(mau) AS mau
+    FROM (SELECT * FROM (${sameDay}) UNION ALL SELECT * FROM (${windowed}))
+    GROUP BY org_id, day, ${dim}
+    HAVING SUM(mau) > 0 OR SUM(failed_logins) > 0`;
+}
+
+/** (org_id, day, dim, 0, 0, 0, 0, 0, wau, mau): each day joined with its own 30-day window. */
+function perDayWindows(dim: SQL, daySet: SQL): SQL {
+  return sql`
+    SELECT org_id, day, ${dim}, 0, 0, 0, 0, 0, SUM(in_week), COUNT(*)
+    FROM (
+      SELECT t.org_id, t.day, a.identity_id, a.${dim}, MAX(a.day >= t.day - 6) AS in_week
+      FROM ${daySet} t JOIN activity a ON a.org_id = t.org_id AND a.day BETWEEN t.day - 29 AND t.day
+      WHERE a.logins > 0
+      GROUP BY t.org_id, t.day, a.identity_id, a.${dim}
+    )
+    GROUP BY org_id, day, ${dim}`;
+}
+
+/**
+ * (org_id, day, dim, 0, 0, 0, 0, 0, wau, mau) in one pass: each login day x of an
+ * identity, up to its next login day, covers the days [x, min(x + 29, next − 1)]
+ * of MAU (and [x, min(x + 6, next − 1)] of WAU). Those spans are disjoint per
+ * identity, so MAU(t) is the running sum of +1 at each span's start and −1 after
+ * its end, read off at the target days (given zero rows so each has a value).
+ */
+function runningWindows(dim: SQL, daySet: SQL): SQL {
   const spans = sql`spans AS (
       SELECT org_id, ${dim}, day,
         MIN(day + 6, COALESCE(next_day, day + 7) - 1) AS week_end,
@@ -96,7 +122,7 @@ export function dayStatsSelect(dimension: Dimension, { days = "target", windows 
         )
       )
     )`;
-  const windowed = sql`
+  return sql`
     WITH ${spans}
     SELECT r.org_id, r.day, r.${dim}, 0, 0, 0, 0, 0, r.wau, r.mau
     FROM (
@@ -112,11 +138,6 @@ export function dayStatsSelect(dimension: Dimension, { days = "target", windows 
       ) GROUP BY org_id, ${dim}, day
     ) r
     JOIN ${daySet} t ON t.org_id = r.org_id AND t.day = r.day`;
-  return sql`SELECT org_id, day, ${dim}, SUM(logins) AS logins, SUM(failed_logins) AS failed_logins, SUM(dau) AS dau,
-      SUM(new_users) AS new_users, SUM(returning_users) AS returning_users, SUM(wau) AS wau, SUM(mau) AS mau
-    FROM (SELECT * FROM (${sameDay}) UNION ALL SELECT * FROM (${windowed}))
-    GROUP BY org_id, day, ${dim}
-    HAVING SUM(mau) > 0 OR SUM(failed_logins) > 0`;
 }
 
 /** The 30 offsets of a MAU window: an event on day d changes WAU/MAU of days d..d+29. */
