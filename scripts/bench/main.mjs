@@ -110,7 +110,11 @@ async function main() {
   results.context = { org: largest, range: ctx.dates, tailEvents: tailCount };
 
   await withDb(dbFile, q, async ({ qdb, shim, sqlite, capture }) => {
-    const events = [...syntheticEvents(model, { events: tailCount, from: tailNow - opts.tailMinutes * 60_000, to: tailNow, seed: opts.seed + 1, eventIdPrefix: `tail-${tailNow.toString(36)}-` })].map(normalized);
+    // Through the real normalizeEvents (defaults, 5-minute future rule), as the route does.
+    const posted = [...syntheticEvents(model, { events: tailCount, from: tailNow - opts.tailMinutes * 60_000, to: tailNow, seed: opts.seed + 1, eventIdPrefix: `tail-${tailNow.toString(36)}-` })].map(
+      (e) => ({ ...e, created_at: new Date(e.created_at).toISOString() }),
+    );
+    const events = q.normalizeEvents(posted, { now: tailNow }, true);
     const t = performance.now();
     let accepted = 0;
     for (let i = 0; i < events.length; i += 1000) accepted += (await q.ingestEvents(qdb, events.slice(i, i + 1000), tailNow)).accepted;
@@ -251,23 +255,6 @@ function buildContext(q, slug, now) {
     weeks: { first: q.isoWeekStart(range.start), last: q.isoWeekStart(range.end) },
     orgWindow: { current, previous: { start: current.start - window, end: current.start - 1 } },
     dates: { start: dateOf(range.start), end: dateOf(range.end), days: length },
-  };
-}
-
-/** Generator output (API shape) → the NormalizedEvent ingestEvents takes. */
-function normalized(e) {
-  return {
-    id: e.id,
-    org: e.org,
-    userId: e.user_id,
-    identityType: e.identity_type,
-    serviceId: e.service_id,
-    provider: e.provider,
-    outcome: e.outcome,
-    createdAt: e.created_at,
-    ipAddress: e.ip_address,
-    userAgent: e.user_agent,
-    country: e.country,
   };
 }
 
