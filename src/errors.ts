@@ -30,7 +30,6 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
-    readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.status = ERROR_STATUS[code];
@@ -76,7 +75,7 @@ function isD1Unavailable(err: Error): boolean {
 /** The one error handler: every failure leaves as the contract's JSON, never a stack trace. */
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
-    return c.json(errorBody(err.code, err.message, err.details), err.status, err.headers);
+    return c.json(errorBody(err.code, err.message, err.details), err.status);
   }
   if (err instanceof HTTPException) {
     // Hono's own failures (e.g. malformed JSON from the validator) in the same shape.

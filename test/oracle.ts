@@ -241,8 +241,8 @@ export class Oracle {
     };
   }
 
-  /** Default order: active_users desc, then org slug. */
-  platformOrganizations(end: number) {
+  /** Sorted by `sort` (NULL lowest, as SQLite), ties by org slug ascending. */
+  platformOrganizations(end: number, sort = "active_users", order: "asc" | "desc" = "desc") {
     const start = end - 27;
     const rows = this.orgs().map((org) => {
       const events = this.logins(org);
@@ -263,7 +263,17 @@ export class Oracle {
         last_activity_at: last < 0 ? null : new Date(last).toISOString().replace(".000Z", "Z"),
       };
     });
-    return rows.sort((a, b) => b.active_users - a.active_users || (a.org < b.org ? -1 : 1));
+    const key = (r: (typeof rows)[number]): number | string | null =>
+      sort === "slug"
+        ? r.org
+        : sort === "active_users_change_pct"
+          ? r.previous_active_users === 0 ? null : (r.active_users - r.previous_active_users) / r.previous_active_users
+          : sort === "last_activity_at"
+            ? r.last_activity_at === null ? null : Date.parse(r.last_activity_at)
+            : (r[sort as "active_users" | "new_users" | "logins"] as number);
+    const cmp = (x: number | string | null, y: number | string | null) =>
+      x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1;
+    return rows.sort((a, b) => (order === "asc" ? 1 : -1) * cmp(key(a), key(b)) || (a.org < b.org ? -1 : 1));
   }
 }
 

@@ -101,6 +101,13 @@ async function checkEverything(oracle: Oracle, range: { s: number; e: number }, 
   const orgs = (await getJson<{ organizations: unknown[]; total: number }>(`/api/platform/analytics/organizations?end_date=${dateOf(range.e)}`, platform)).body;
   expect(orgs.total).toBe(oracle.orgs().length);
   expect(orgs.organizations, "platform organizations").toEqual(oracle.platformOrganizations(range.e));
+  for (const [sort, order] of [["active_users_change_pct", "asc"], ["active_users_change_pct", "desc"], ["logins", "asc"], ["new_users", "desc"], ["last_activity_at", "desc"], ["slug", "desc"]] as const) {
+    const page = (await getJson<{ organizations: unknown[] }>(
+      `/api/platform/analytics/organizations?end_date=${dateOf(range.e)}&sort=${sort}&order=${order}&limit=2&offset=1`,
+      platform,
+    )).body;
+    expect(page.organizations, `platform organizations ${sort} ${order}`).toEqual(oracle.platformOrganizations(range.e, sort, order).slice(1, 3));
+  }
 }
 
 describe("rolled-up answers equal brute force over raw events", () => {

@@ -58,13 +58,15 @@ export async function platformOverview(db: Db, range: DayRange) {
 }
 
 export const ORG_SORTS = ["active_users", "active_users_change_pct", "new_users", "logins", "last_activity_at", "slug"] as const;
+/** Sort keys whose SQL column differs from the public field name. */
+const SORT_COLUMN: Partial<Record<OrgSort, string>> = { active_users_change_pct: "active_users_change" };
 export type OrgSort = (typeof ORG_SORTS)[number];
 
 export interface OrgEngagementRow {
   slug: string;
   active_users: number;
   previous_active_users: number;
-  active_users_change_pct: number | null;
+  active_users_change: number | null;
   new_users: number;
   returning_users: number;
   logins: number;
@@ -106,8 +108,9 @@ export async function organizationsEngagement(
         SELECT o.slug,
           COALESCE(p.active_users, 0) AS active_users,
           COALESCE(p.previous_active_users, 0) AS previous_active_users,
+          -- unrounded, for sorting; the route rounds it for display
           CASE WHEN COALESCE(p.previous_active_users, 0) = 0 THEN NULL
-            ELSE ROUND((p.active_users - p.previous_active_users) * 100.0 / p.previous_active_users, 1) END AS active_users_change_pct,
+            ELSE (p.active_users - p.previous_active_users) * 1.0 / p.previous_active_users END AS active_users_change,
           COALESCE(p.new_users, 0) AS new_users,
           COALESCE(p.active_users - p.new_users, 0) AS returning_users,
           COALESCE(p.logins, 0) AS logins,
@@ -116,7 +119,7 @@ export async function organizationsEngagement(
         LEFT JOIN per_org p ON p.org_id = o.id
         LEFT JOIN tail_last tl ON tl.org_id = o.id
       )
-      SELECT * FROM rows ORDER BY ${sql.raw(page.sort)} ${direction}, slug ASC
+      SELECT * FROM rows ORDER BY ${sql.raw(SORT_COLUMN[page.sort] ?? page.sort)} ${direction}, slug ASC
       LIMIT ${page.limit} OFFSET ${page.offset}`,
     sql`SELECT COUNT(*) AS n FROM organizations`,
   ]);

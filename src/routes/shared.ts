@@ -67,6 +67,10 @@ export const readErrors = {
   404: errorResponse("Organization not found"),
 } as const;
 
+/** Percentage change, 1 decimal; null when there is nothing to compare with. */
+export const changePct = (current: number, previous: number) =>
+  previous === 0 ? null : Math.round(((current - previous) * 1000) / previous) / 10;
+
 export function notFoundOrg(slug: string): never {
   throw new ApiError("NOT_FOUND", `Organization "${slug}" not found`);
 }

@@ -5,6 +5,7 @@ import { ApiError } from "../../errors";
 import * as q from "../../analytics/org-queries";
 import { dayToDate, formatTimestamp, isoWeekLabel, isoWeekStart } from "../../lib/dates";
 import {
+  changePct,
   dateRangeQuery,
   identityTypeParam,
   notFoundOrg,
@@ -40,7 +41,6 @@ function orgRoute<Q extends z.ZodObject, R extends z.ZodType>(path: string, summ
 
 const found = <T>(value: T | null, slug: string): T => (value === null ? notFoundOrg(slug) : value);
 const identityType = (t: "human" | "machine" | "all") => (t === "all" ? undefined : t);
-const pct = (current: number, previous: number) => (previous === 0 ? null : Math.round(((current - previous) * 1000) / previous) / 10);
 
 function denseDays(start: number, end: number): number[] {
   return Array.from({ length: end - start + 1 }, (_, i) => start + i);
@@ -207,7 +207,7 @@ analyticsRoutes.openapi(
     const length = range.end - range.start + 1;
     const previous = { start: range.start - length, end: range.start - 1 };
     const { current, previous: prev } = found(await q.summaryTotals(c.get("db"), org_slug, range, previous, identityType(query.identity_type)), org_slug);
-    const metric = (a: number, b: number) => ({ current: a, previous: b, change_pct: pct(a, b) });
+    const metric = (a: number, b: number) => ({ current: a, previous: b, change_pct: changePct(a, b) });
     return c.json(
       {
         range: { start_date: dayToDate(range.start), end_date: dayToDate(range.end) },

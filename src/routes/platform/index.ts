@@ -3,7 +3,7 @@ import { assertPlatformOwner, authenticate } from "../../auth/middleware";
 import type { AppEnv } from "../../env";
 import { ORG_SORTS, organizationsEngagement, platformLoginActivity, platformOverview } from "../../analytics/platform-queries";
 import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
-import { dateRangeQuery, errorResponse, resolveRange } from "../shared";
+import { changePct, dateRangeQuery, errorResponse, resolveRange } from "../shared";
 
 export const platformRoutes = new OpenAPIHono<AppEnv>();
 
@@ -93,7 +93,7 @@ platformRoutes.openapi(
           org: r.slug,
           active_users: r.active_users,
           previous_active_users: r.previous_active_users,
-          active_users_change_pct: r.active_users_change_pct,
+          active_users_change_pct: changePct(r.active_users, r.previous_active_users),
           new_users: r.new_users,
           returning_users: r.returning_users,
           returning_share: r.active_users === 0 ? null : Math.round((r.returning_users / r.active_users) * 10_000) / 10_000,
