@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors";
+import type { DayRange } from "../analytics/org-queries";
 import { dayOf, parseDate } from "../lib/dates";
 
 /** Longest accepted range: a guard against accidental centuries, far above any dashboard's. */
@@ -7,7 +8,8 @@ export const MAX_RANGE_DAYS = 3660;
 /** Default range: today − 30 days .. today, inclusive (31 calendar days), as the reference. */
 export const DEFAULT_RANGE_BACK_DAYS = 30;
 
-const dateParam = z
+/** A strict YYYY-MM-DD calendar date (2025-02-30 and date-times are refused). */
+export const dateParam = z
   .string()
   .refine((s) => parseDate(s) !== undefined, { message: "must be a calendar date in YYYY-MM-DD format" })
   .optional();
@@ -22,13 +24,8 @@ export const identityTypeParam = z
   .default("all")
   .openapi({ description: "Restrict to human or machine identities (default all)" });
 
-export interface ResolvedRange {
-  start: number;
-  end: number;
-}
-
 /** Applies the reference's defaults (each bound independently) and checks order and length. */
-export function resolveRange(query: { start_date?: string; end_date?: string }, now: number): ResolvedRange {
+export function resolveRange(query: { start_date?: string; end_date?: string }, now: number): DayRange {
   const today = dayOf(now);
   const start = query.start_date ? parseDate(query.start_date)! : today - DEFAULT_RANGE_BACK_DAYS;
   const end = query.end_date ? parseDate(query.end_date)! : today;

@@ -3,7 +3,7 @@ import { assertPlatformOwner, authenticate } from "../../auth/middleware";
 import type { AppEnv } from "../../env";
 import { ORG_SORTS, organizationsEngagement, platformLoginActivity, platformOverview } from "../../analytics/platform-queries";
 import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
-import { changePct, dateRangeQuery, errorResponse, resolveRange } from "../shared";
+import { changePct, dateParam, dateRangeQuery, errorResponse, resolveRange } from "../shared";
 
 export const platformRoutes = new OpenAPIHono<AppEnv>();
 
@@ -22,11 +22,7 @@ const platformErrors = {
 export const ORG_WINDOW_DAYS = 28;
 
 const orgsQuery = z.object({
-  end_date: z
-    .string()
-    .refine((s) => parseDate(s) !== undefined, { message: "must be a calendar date in YYYY-MM-DD format" })
-    .optional()
-    .openapi({ description: `Last day of the ${ORG_WINDOW_DAYS}-day window (default today)` }),
+  end_date: dateParam.openapi({ description: `Last day of the ${ORG_WINDOW_DAYS}-day window (default today)` }),
   sort: z.enum(ORG_SORTS).default("active_users"),
   order: z.enum(["asc", "desc"]).default("desc"),
   limit: z.coerce.number().int().min(1).max(1000).default(50).openapi({ type: "integer" }),
