@@ -1,4 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
 import { createDb } from "./db/client";
 import { type AppEnv, loadConfig } from "./env";
 import { ApiError, errorBody, handleError, zodDetails } from "./errors";
@@ -18,11 +20,40 @@ export function createApp() {
     },
   });
 
+  // Outermost, so every response carries them: errors, 404s and preflights included.
+  app.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+      xFrameOptions: "DENY",
+      strictTransportSecurity: "max-age=31536000; includeSubDomains",
+    }),
+    async (c, next) => {
+      await next();
+      // Per-tenant security telemetry: no shared cache may keep it.
+      c.header("Cache-Control", "no-store");
+    },
+  );
+
   app.use("*", async (c, next) => {
     c.set("config", loadConfig(c.env));
     c.set("db", createDb(c.env.DB));
     await next();
   });
+
+  // Browser login pages may post events (and dashboards read) from the origins the
+  // operator lists in CORS_ALLOWED_ORIGINS; no origin is allowed by default. Bearer
+  // tokens, not cookies: no credentials mode.
+  app.use(
+    "/api/*",
+    cors({
+      origin: (origin, c) => (c.get("config").CORS_ALLOWED_ORIGINS.includes(origin) ? origin : null),
+      allowMethods: ["GET", "POST"],
+      allowHeaders: ["Authorization", "Content-Type"],
+      exposeHeaders: ["Link", "Retry-After"],
+      maxAge: 600,
+    }),
+  );
 
   app.get("/health", (c) => c.json({ status: "ok" }));
 

@@ -10,6 +10,10 @@ export interface Bindings {
   JWT_PUBLIC_JWKS?: string;
   JWT_ISSUER?: string;
   JWT_AUDIENCE?: string;
+  /** Comma-separated origins allowed to call the API from a browser (CORS); empty allows none. */
+  CORS_ALLOWED_ORIGINS?: string;
+  /** Cloudflare rate-limiting binding for POST /api/events, keyed per token (wrangler.toml `[[ratelimits]]`). */
+  INGEST_RATE_LIMITER?: RateLimit;
 }
 
 export type Db = DrizzleD1Database<typeof schema> & { $client: D1Database };
@@ -35,6 +39,21 @@ export const configSchema = z
     JWT_PUBLIC_JWKS: optionalString,
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: optionalString,
+    CORS_ALLOWED_ORIGINS: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").split(",").map((o) => o.trim()).filter(Boolean))
+      .pipe(
+        z.array(
+          z.string().refine((o) => {
+            try {
+              return new URL(o).origin === o;
+            } catch {
+              return false;
+            }
+          }, "each CORS_ALLOWED_ORIGINS entry must be an origin like https://login.example.com (scheme, host, optional port; no path or trailing slash)"),
+        ),
+      ),
   })
   .refine((c) => c.JWKS_URL || c.JWT_PUBLIC_JWKS, {
     message: "Set JWKS_URL (remote JWKS) or JWT_PUBLIC_JWKS (a JWKS JSON string)",
@@ -51,6 +70,7 @@ export function loadConfig(env: Bindings): Config {
     JWT_PUBLIC_JWKS: env.JWT_PUBLIC_JWKS,
     JWT_ISSUER: env.JWT_ISSUER,
     JWT_AUDIENCE: env.JWT_AUDIENCE,
+    CORS_ALLOWED_ORIGINS: env.CORS_ALLOWED_ORIGINS,
   });
   cached = { source: env, config };
   return config;

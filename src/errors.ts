@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
   DATABASE_UNAVAILABLE: 503,
+  /** The signing keys (JWKS_URL) could not be fetched: tokens cannot be checked, so nothing is let through. */
+  AUTH_UNAVAILABLE: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -24,12 +26,17 @@ export interface ErrorDetail {
   message: string;
 }
 
+/** Seconds a client should wait before retrying a 429 or 503 that does not say otherwise. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
+    /** Sent as `Retry-After` (seconds); 429 and 503 always carry one. */
+    readonly retryAfter?: number,
   ) {
     super(message);
     this.status = ERROR_STATUS[code];
@@ -65,17 +72,25 @@ const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
   429: "RATE_LIMITED",
 };
 
-function isD1Unavailable(err: Error): boolean {
-  // D1 surfaces overload / network trouble as plain Errors with these messages.
-  return /D1_ERROR.*(overloaded|timed out|network|unavailable|reset)|Network connection lost|storage caused object to be reset/i.test(
+/**
+ * D1 surfaces overload, network trouble and resets as plain Errors; these messages
+ * mean "try again", not "your request is wrong". A batch is one transaction, so a
+ * failed write committed all or nothing, and idempotent event ids make the retry safe.
+ */
+export function isD1Unavailable(err: Error): boolean {
+  return /\bD1\b.*(overloaded|timed? ?out|timeout|network|unavailable|reset|transient|internal error|connection)|Network connection lost/i.test(
     err.message,
   );
+}
+
+function retryHeaders(status: number, retryAfter: number | undefined): Record<string, string> | undefined {
+  return status === 429 || status === 503 ? { "Retry-After": String(retryAfter ?? DEFAULT_RETRY_AFTER_SECONDS) } : undefined;
 }
 
 /** The one error handler: every failure leaves as the contract's JSON, never a stack trace. */
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
-    return c.json(errorBody(err.code, err.message, err.details), err.status);
+    return c.json(errorBody(err.code, err.message, err.details), err.status, retryHeaders(err.status, err.retryAfter));
   }
   if (err instanceof HTTPException) {
     // Hono's own failures (e.g. malformed JSON from the validator) in the same shape.
@@ -83,10 +98,10 @@ export function handleError(err: Error, c: Context): Response {
     return c.json(errorBody(code, err.message || "Request failed"), ERROR_STATUS[code]);
   }
   if (isD1Unavailable(err)) {
-    return c.json(errorBody("DATABASE_UNAVAILABLE", "Database temporarily unavailable"), 503, {
-      "Retry-After": "5",
-    });
+    console.warn(`database unavailable: ${err.message}`);
+    return c.json(errorBody("DATABASE_UNAVAILABLE", "Database temporarily unavailable; retry later (event ids make retries safe)"), 503, retryHeaders(503, undefined));
   }
+  // The error alone: never the request, whose headers carry the caller's token.
   console.error("unhandled error", err);
   return c.json(errorBody("INTERNAL_ERROR", "Internal server error"), 500);
 }

@@ -16,14 +16,18 @@ export function freePort() {
   });
 }
 
-/** Starts wrangler dev in its own process group; returns { base, stop(), output() }. */
-export async function startWrangler({ node, wrangler, cwd, config, persistTo, varsFile, port, log }) {
+/**
+ * Starts wrangler dev in its own process group; returns { base, stop(), output() }.
+ * extraArgs (optional) are appended to the `wrangler dev` arguments, e.g. ["--test-scheduled"].
+ */
+export async function startWrangler({ node, wrangler, cwd, config, persistTo, varsFile, port, log, extraArgs = [] }) {
   const inspectorPort = await freePort();
   const args = [
     wrangler, "dev", "--config", config,
     "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort),
     "--persist-to", persistTo, "--env-file", varsFile,
     "--show-interactive-dev-session=false", "--log-level", "warn",
+    ...extraArgs,
   ];
   const child = spawn(node, args, {
     cwd,

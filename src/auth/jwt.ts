@@ -1,6 +1,7 @@
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
   errors as joseErrors,
   jwtVerify,
   type JWTVerifyGetKey,
@@ -13,17 +14,57 @@ import type { Principal } from "./principal";
 /** Asymmetric algorithms only: never `none`, never HMAC (an HMAC "key" could be the public key). */
 export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
 const CLOCK_TOLERANCE_SECONDS = 30;
+/** Real tokens are well under 2 KiB; anything longer is refused before it is parsed. */
+export const MAX_TOKEN_LENGTH = 8192;
+/** How long a JWKS_URL fetch may take before the request fails closed (503). */
+export const JWKS_TIMEOUT_MS = 3000;
+/** Retry-After for AUTH_UNAVAILABLE: jose's cooldown between key-set refetches is 30 s. */
+const JWKS_RETRY_AFTER_SECONDS = 30;
+
+function keysUnavailable(reason: string): ApiError {
+  return new ApiError("AUTH_UNAVAILABLE", `Signing keys are unavailable (${reason}); retry later`, undefined, JWKS_RETRY_AFTER_SECONDS);
+}
+
+/**
+ * jose's fetch for JWKS_URL, failing closed: an unreachable, slow, non-200 or
+ * non-JWKS answer becomes a 503, never a 401 (the token may be fine) and never
+ * an accepted token. jose keeps the last good key set and its cooldown.
+ */
+async function fetchJwks(url: string, init: RequestInit): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (err) {
+    throw keysUnavailable((err as Error)?.name === "TimeoutError" ? "JWKS fetch timed out" : "JWKS fetch failed");
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw keysUnavailable(`JWKS endpoint answered HTTP ${res.status}`);
+  }
+  const text = await res.text();
+  let jwks: unknown;
+  try {
+    jwks = JSON.parse(text);
+  } catch {
+    throw keysUnavailable("JWKS endpoint answered something other than JSON");
+  }
+  if (!Array.isArray((jwks as { keys?: unknown })?.keys)) throw keysUnavailable("JWKS endpoint answered JSON without a keys array");
+  return new Response(text, { status: 200, headers: { "content-type": "application/json" } });
+}
 
 // Key sets live at module scope so the remote JWKS is fetched once per isolate
 // and then refreshed by jose's own cooldown/cache logic.
 const keySets = new Map<string, JWTVerifyGetKey>();
 
-function keySetFor(config: Config): JWTVerifyGetKey {
+/** The part of the configuration that token verification reads. */
+export type AuthConfig = Pick<Config, "JWKS_URL" | "JWT_PUBLIC_JWKS" | "JWT_ISSUER" | "JWT_AUDIENCE">;
+
+function keySetFor(config: AuthConfig): JWTVerifyGetKey {
   const cacheKey = config.JWKS_URL ? `url:${config.JWKS_URL}` : `jwks:${config.JWT_PUBLIC_JWKS}`;
   let keySet = keySets.get(cacheKey);
   if (!keySet) {
     if (config.JWKS_URL) {
-      keySet = createRemoteJWKSet(new URL(config.JWKS_URL));
+      keySet = createRemoteJWKSet(new URL(config.JWKS_URL), { timeoutDuration: JWKS_TIMEOUT_MS, [customFetch]: fetchJwks });
     } else {
       let jwks: unknown;
       try {
@@ -47,10 +88,13 @@ const claimsSchema = z.object({
   scope: z.string().optional(),
 });
 
-export async function verifyBearer(authorization: string | undefined, config: Config): Promise<Principal> {
+export async function verifyBearer(authorization: string | undefined, config: AuthConfig): Promise<Principal> {
   const match = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
   if (!match) {
     throw new ApiError("UNAUTHORIZED", "Missing or malformed Authorization header (expected: Bearer <jwt>)");
+  }
+  if (match[1].length > MAX_TOKEN_LENGTH) {
+    throw new ApiError("JWT_ERROR", `Invalid token: longer than ${MAX_TOKEN_LENGTH} characters`);
   }
   let payload: unknown;
   try {
@@ -62,6 +106,7 @@ export async function verifyBearer(authorization: string | undefined, config: Co
       requiredClaims: ["exp", "sub"],
     }));
   } catch (err) {
+    if (err instanceof ApiError) throw err;
     if (err instanceof joseErrors.JWTExpired) throw new ApiError("TOKEN_EXPIRED", "Token has expired");
     if (err instanceof joseErrors.JOSEError) throw new ApiError("JWT_ERROR", `Invalid token: ${describe(err)}`);
     throw err;

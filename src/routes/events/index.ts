@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { validator } from "hono/validator";
 import { assertCanWriteEvents, assertCanWriteOrg, authenticate } from "../../auth/middleware";
+import { ingestRateLimit } from "../../auth/rate-limit";
 import type { AppEnv } from "../../env";
 import { ApiError, zodDetails } from "../../errors";
 import { ingestBodySchema, ingestResultSchema, parseIngestBody } from "../../ingest/event-schema";
@@ -26,6 +27,8 @@ const postEvents = createRoute({
     403: errorResponse("Missing events:write scope, or writing another organization's events"),
     413: errorResponse("Body over 1 MiB"),
     415: errorResponse("Body is not JSON"),
+    429: errorResponse("Too many requests for this token (per-token rate limit); see Retry-After"),
+    503: errorResponse("Database or signing keys temporarily unavailable; see Retry-After. Retrying the same events is safe"),
   },
 });
 
@@ -39,6 +42,10 @@ eventsRoutes.post(
   authenticate,
   async (c, next) => {
     assertCanWriteEvents(c.get("principal"));
+    await next();
+  },
+  ingestRateLimit,
+  async (c, next) => {
     if (!/^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
       throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
     }
