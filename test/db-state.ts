@@ -1,0 +1,31 @@
+import { env } from "cloudflare:test";
+
+export interface DbState {
+  /** Row count per table. */
+  counts: Record<string, number>;
+  /** SHA-256 over every row of every table (rows sorted, so physical order does not matter). */
+  hash: string;
+}
+
+/** Every application table: whatever the migrations created, so new tables are covered too. */
+async function tables(db: D1Database): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations' ORDER BY name")
+    .all<{ name: string }>();
+  return results.map((r) => r.name);
+}
+
+/** Counts and a hash of the whole database, to prove a rejected request changed nothing. */
+export async function dbState(db: D1Database = env.DB): Promise<DbState> {
+  const names = await tables(db);
+  const dumps = await db.batch(names.map((t) => db.prepare(`SELECT * FROM "${t}"`)));
+  const counts: Record<string, number> = {};
+  const parts: string[] = [];
+  names.forEach((t, i) => {
+    const rows = (dumps[i].results as Record<string, unknown>[]).map((r) => JSON.stringify(r)).sort();
+    counts[t] = rows.length;
+    parts.push(`${t}\n${rows.join("\n")}`);
+  });
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n\n")));
+  return { counts, hash: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("") };
+}
