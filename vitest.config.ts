@@ -38,6 +38,9 @@ export default defineConfig(async () => {
             TEST_SIGNING_KEYS: JSON.stringify({ keys, stranger }),
             TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url))),
           },
+          // A second limiter with a tiny budget, swapped in for INGEST_RATE_LIMITER by the
+          // rate-limit tests (test/abuse.test.ts); the suite itself runs under wrangler.toml's.
+          ratelimits: { TEST_STRICT_LIMITER: { namespace_id: "9001", simple: { limit: 3, period: 60 } } },
         },
       }),
     ],

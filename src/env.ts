@@ -47,7 +47,7 @@ export const configSchema = z
         z.array(
           z.string().refine((o) => {
             try {
-              return new URL(o).origin === o;
+              return new URL(o).origin === o && !o.includes("*");
             } catch {
               return false;
             }

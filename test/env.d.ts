@@ -6,6 +6,7 @@ declare global {
     interface Env extends Bindings {
       TEST_MIGRATIONS: D1Migration[];
       TEST_SIGNING_KEYS: string;
+      TEST_STRICT_LIMITER: RateLimit;
     }
     interface GlobalProps {
       mainModule: typeof import("../src/index");

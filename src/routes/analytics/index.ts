@@ -117,7 +117,9 @@ analyticsRoutes.openapi(
     const page = rows.slice(0, limit);
     if (rows.length > limit) {
       const last = page[page.length - 1];
+      // Only the parameters this route defines: nothing else of the request is reflected.
       const next = new URL(c.req.url);
+      next.search = "";
       next.searchParams.set("limit", String(limit));
       next.searchParams.set("cursor", encodeCursor({ createdAt: last.created_at, seq: last.seq }));
       c.header("Link", `<${next.toString()}>; rel="next"`);
