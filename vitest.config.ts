@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { exportJWK, generateKeyPair } from "jose";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
@@ -23,6 +24,14 @@ async function testKeys() {
   return { keys, stranger };
 }
 
+/** `period` of wrangler.toml's INGEST_RATE_LIMITER, which 429s must announce as Retry-After. */
+function ingestRatePeriod(): string {
+  const toml = readFileSync(new URL("./wrangler.toml", import.meta.url), "utf8");
+  const m = toml.match(/name\s*=\s*"INGEST_RATE_LIMITER"[^[]*?period\s*=\s*(\d+)/);
+  if (!m) throw new Error("wrangler.toml: no [[ratelimits]] INGEST_RATE_LIMITER with a period");
+  return m[1];
+}
+
 export default defineConfig(async () => {
   const { keys, stranger } = await testKeys();
   return {
@@ -36,6 +45,7 @@ export default defineConfig(async () => {
             JWT_AUDIENCE: "loginpulse",
             JWKS_URL: "",
             TEST_SIGNING_KEYS: JSON.stringify({ keys, stranger }),
+            TEST_INGEST_RATE_PERIOD: ingestRatePeriod(),
             TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url))),
           },
           // A second limiter with a tiny budget, swapped in for INGEST_RATE_LIMITER by the

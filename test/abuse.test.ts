@@ -70,8 +70,9 @@ describe("per-token rate limiting on ingest (Cloudflare rate-limiting binding)",
     expect(warn).toHaveBeenCalledWith(expect.stringContaining("rate limiter unavailable"));
   });
 
-  it("wrangler.toml's limiter is the one the app uses by default (binding present)", () => {
+  it("wrangler.toml's limiter is bound, and its period is what 429s announce as Retry-After", () => {
     expect(typeof env.INGEST_RATE_LIMITER?.limit).toBe("function");
+    expect(String(INGEST_RATE_LIMIT_PERIOD_SECONDS)).toBe(env.TEST_INGEST_RATE_PERIOD);
   });
 });
 

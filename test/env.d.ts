@@ -7,6 +7,7 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       TEST_SIGNING_KEYS: string;
       TEST_STRICT_LIMITER: RateLimit;
+      TEST_INGEST_RATE_PERIOD: string;
     }
     interface GlobalProps {
       mainModule: typeof import("../src/index");
