@@ -1,0 +1,488 @@
+import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createDb } from "../src/db/client";
+import { runRollup, type RollupOptions } from "../src/rollup/rollup";
+import { CRON_ROLLUP } from "../src/scheduled";
+import worker from "../src/index";
+import { dbState } from "./db-state";
+import { D1_UNAVAILABLE, FAULT_MODES, FaultyD1, type CallKind, type Fault, type FaultMode } from "./faulty-d1";
+import { addDays, DAY_MS, type EventInput, ingest, ingestToken, orgToken, platformToken, rollup, todayDate } from "./helpers";
+import { pathFor, servedRoutes, type ServedRoute } from "./routes";
+
+/**
+ * Fault injection: D1 failing on any one call of a request or a cron run.
+ *
+ *   write  a failed ingest answers 503 + Retry-After and stores nothing partial; the retry stores each id once
+ *   read   a failed read answers 503 (500 for a non-transient error), never a 200 with partial data
+ *   cron   a run that dies at any batch leaves tables whose answers are exact, and the next run converges
+ *
+ * The app is called with `{ ...env, DB: faulty }`, so every DB access of the request or run goes
+ * through test/faulty-d1.ts; the tables are checked through the real binding.
+ */
+
+// ---- plumbing -------------------------------------------------------------------------------
+
+const TODAY = todayDate();
+/** First day of the datasets (~40 days of activity up to a week ago). */
+const BASE = addDays(TODAY, -45);
+const READ_START = addDays(BASE, -3);
+
+function call(db: D1Database, path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
+  const ctx = createExecutionContext();
+  return Promise.resolve(worker.fetch(new Request(`https://loginpulse.test${path}`, { ...init, headers }), { ...env, DB: db }, ctx)).finally(() =>
+    waitOnExecutionContext(ctx),
+  );
+}
+
+async function runScheduled(db: D1Database): Promise<void> {
+  const ctx = createExecutionContext();
+  try {
+    await worker.scheduled(createScheduledController({ cron: CRON_ROLLUP, scheduledTime: Date.now() }), { ...env, DB: db }, ctx);
+  } finally {
+    await waitOnExecutionContext(ctx);
+  }
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** The contract's error shape, exactly (as in auth.test.ts), plus Retry-After on 503. */
+async function expectErrorBody(res: Response, status: number, code: string, label: string) {
+  const text = await res.text();
+  expect(res.status, `${label}: ${text.slice(0, 300)}`).toBe(status);
+  expect(res.headers.get("content-type"), label).toMatch(/^application\/json/);
+  expect(text, label).not.toMatch(/(\\n|\n)\s*at\s/);
+  expect(text, label).not.toMatch(/D1_ERROR|SQLITE|no such column/);
+  const body = JSON.parse(text) as Record<string, unknown>;
+  expect(Object.keys(body).sort(), label).toEqual(["error", "error_code", "timestamp"]);
+  expect(body.error_code, label).toBe(code);
+  expect(typeof body.error === "string" && body.error.length > 0, label).toBe(true);
+  expect(body.timestamp, label).toMatch(RFC3339);
+  expect(Math.abs(Date.parse(body.timestamp as string) - Date.now()), label).toBeLessThan(60_000);
+  if (status === 503) {
+    const retryAfter = res.headers.get("retry-after");
+    expect(retryAfter, `${label}: Retry-After`).toMatch(/^\d+$/);
+    expect(Number(retryAfter), `${label}: Retry-After`).toBeGreaterThan(0);
+  }
+}
+
+/** Modes that apply to a call: "midway" only to batches (a single statement is atomic by itself). */
+const modesFor = (kind: CallKind): FaultMode[] => FAULT_MODES.filter((m) => m !== "midway" || kind === "batch");
+
+/** Every (call, mode) of a run whose fault-free pass made `calls`. */
+const faultCases = (calls: { kind: CallKind }[]): Fault[] => calls.flatMap((c, i) => modesFor(c.kind).map((mode) => ({ call: i + 1, mode })));
+
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return (n: number) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+const relabel = (events: EventInput[], prefix: string) => events.map((e) => ({ ...e, org: `${prefix}-${e.org}` }));
+
+async function count(query: string, ...params: unknown[]): Promise<number> {
+  return (await env.DB.prepare(query).bind(...params).first<{ n: number }>())!.n;
+}
+
+/** The request paths a read route is exercised with: a range covering the datasets; variants add identity types. */
+function readPaths(route: ServedRoute, org: string, variants = false): string[] {
+  const params = new URLSearchParams();
+  const names = new Set(route.query.map((q) => q.name));
+  if (names.has("start_date")) params.set("start_date", READ_START);
+  if (names.has("end_date")) params.set("end_date", TODAY);
+  if (names.has("limit")) params.set("limit", "1000");
+  const base = `${pathFor(route, org)}?${params}`;
+  return variants && names.has("identity_type") ? [base, `${base}&identity_type=human`, `${base}&identity_type=machine`] : [base];
+}
+
+const readRoutes = () => servedRoutes().filter((r) => r.kind === "org" || r.kind === "platform");
+
+// Each 503 logs a warning and each 500 an error; keep the output readable, and check they are logged.
+const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+const error = vi.spyOn(console, "error").mockImplementation(() => {});
+const log = vi.spyOn(console, "log").mockImplementation(() => {});
+afterAll(() => {
+  warn.mockRestore();
+  error.mockRestore();
+  log.mockRestore();
+});
+
+let platform: string;
+beforeAll(async () => {
+  platform = await platformToken();
+});
+
+// ---- write path -----------------------------------------------------------------------------
+
+describe("write path: POST /api/events under D1 faults", () => {
+  // 50 events for 2 organizations, 45 distinct ids (5 sent twice in the batch); every org,
+  // service and identity is new, so one request writes all of them.
+  const pick = rng(1);
+  const unique: EventInput[] = Array.from({ length: 45 }, (_, i) => ({
+    id: `w-${i}`,
+    org: i % 2 === 0 ? "a" : "b",
+    user_id: `user-${pick(12)}`,
+    identity_type: pick(5) === 0 ? "machine" : "human",
+    service_id: `svc-${pick(4)}`,
+    service_name: `Service ${i % 3}`,
+    provider: ["github", "google", "password"][pick(3)],
+    outcome: pick(6) === 0 ? "failure" : "success",
+    created_at: new Date(Date.parse(`${BASE}T00:00:00Z`) + pick(40 * 86_400) * 1000).toISOString(),
+  }));
+  const batch = [...unique, ...unique.slice(10, 15)];
+  let writer: string;
+
+  const post = (db: D1Database, prefix: string) =>
+    call(db, "/api/events", {
+      method: "POST",
+      token: writer,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ events: relabel(batch, prefix) }),
+    });
+
+  /** (org, event id) pairs stored for this prefix's organizations, each once. */
+  async function stored(prefix: string) {
+    const { results } = await env.DB.prepare(
+      `SELECT o.slug || '/' || e.event_id AS k FROM login_events e JOIN organizations o ON o.id = e.org_id WHERE o.slug LIKE ?1 ORDER BY k`,
+    )
+      .bind(`${prefix}-%`)
+      .all<{ k: string }>();
+    return results.map((r) => r.k);
+  }
+  const expected = (prefix: string) => relabel(unique, prefix).map((e) => `${e.org}/${e.id}`).sort();
+
+  beforeAll(async () => {
+    writer = await ingestToken();
+  });
+
+  it("a fault at any call, in any mode: 503 + Retry-After, nothing partial, the retry stores each id once", async () => {
+    const counter = new FaultyD1(env.DB);
+    const ok = await post(counter, "w0");
+    expect(ok.status).toBe(202);
+    expect(await ok.json()).toEqual({ accepted: 45, duplicates: 5 });
+    expect(counter.calls.length).toBeGreaterThanOrEqual(1);
+    expect(await stored("w0")).toEqual(expected("w0"));
+
+    const cases = faultCases(counter.calls);
+    for (const fault of cases) {
+      const prefix = `w${fault.call}-${fault.mode}`;
+      const label = `ingest, ${fault.mode} call ${fault.call}/${counter.calls.length}`;
+      const before = await dbState();
+      const faulty = new FaultyD1(env.DB, fault);
+      warn.mockClear();
+      await expectErrorBody(await post(faulty, prefix), 503, "DATABASE_UNAVAILABLE", label);
+      expect(faulty.fired, label).toBe(true);
+      expect(warn, label).toHaveBeenCalledWith(expect.stringMatching(D1_UNAVAILABLE));
+
+      // All or nothing: "before" and "midway" store nothing; "after" lost the answer of a call that
+      // ran, so everything is stored if that call committed the request (always, for its last call).
+      const committed = fault.mode === "after" && (fault.call === counter.calls.length || (await stored(prefix)).length > 0);
+      if (committed) {
+        expect(await stored(prefix), `${label}: all stored`).toEqual(expected(prefix));
+      } else {
+        expect(await dbState(), `${label}: nothing stored`).toEqual(before);
+      }
+      const retry = await post(env.DB, prefix);
+      expect(retry.status, label).toBe(202);
+      expect(await retry.json(), label).toEqual(committed ? { accepted: 0, duplicates: 50 } : { accepted: 45, duplicates: 5 });
+      expect(await stored(prefix), label).toEqual(expected(prefix));
+      const again = await post(env.DB, prefix);
+      expect(await again.json(), label).toEqual({ accepted: 0, duplicates: 50 });
+    }
+    expect(cases.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("a non-transient D1 error (a bug, not an outage) is a 500 in the contract shape, and stores nothing", async () => {
+    const before = await dbState();
+    error.mockClear();
+    const res = await post(new FaultyD1(env.DB, { call: 1, mode: "before", error: new Error("D1_ERROR: no such column: org_slug: SQLITE_ERROR") }), "w-bug");
+    await expectErrorBody(res, 500, "INTERNAL_ERROR", "ingest, no such column");
+    expect(error).toHaveBeenCalled();
+    expect(await dbState()).toEqual(before);
+  });
+});
+
+// ---- shared dataset for reads and cron ------------------------------------------------------
+
+/**
+ * Phase A: 240 events of 3 organizations over days 10..39. Phase B, sent after A is rolled
+ * up: late events (days 0..9, before the identities' known first logins), new identities,
+ * more of the same days, and 10 of A's events again (duplicates). Shuffled, so seq order is
+ * not time order.
+ */
+const CRON_ORGS = ["alpha", "beta", "gamma"];
+const { phaseA, phaseB } = (() => {
+  const pick = rng(42);
+  const at = (day: number) => new Date(Date.parse(`${BASE}T00:00:00Z`) + day * DAY_MS + pick(86_400) * 1000).toISOString();
+  const event = (id: string, org: string, user: number, day: number): EventInput => ({
+    id,
+    org,
+    user_id: `u${user}`,
+    identity_type: user >= 8 ? "machine" : "human",
+    service_id: `svc-${pick(3)}`,
+    ...(pick(2) === 0 ? { service_name: `Service ${pick(3)}` } : {}),
+    provider: ["github", "google", "password"][pick(3)],
+    outcome: pick(8) === 0 ? "failure" : "success",
+    created_at: at(day),
+  });
+  const phaseA = Array.from({ length: 240 }, (_, i) => event(`a${i}`, CRON_ORGS[i % 3], pick(10), 10 + pick(30)));
+  const phaseB = [
+    ...Array.from({ length: 30 }, (_, i) => event(`late${i}`, CRON_ORGS[i % 3], pick(10), pick(10))),
+    ...Array.from({ length: 30 }, (_, i) => event(`new${i}`, CRON_ORGS[i % 3], 10 + pick(3), pick(40))),
+    ...Array.from({ length: 20 }, (_, i) => event(`more${i}`, CRON_ORGS[i % 3], pick(10), 10 + pick(30))),
+    ...phaseA.slice(100, 110),
+  ];
+  for (let i = phaseB.length - 1; i > 0; i--) {
+    const j = pick(i + 1);
+    [phaseB[i], phaseB[j]] = [phaseB[j], phaseB[i]];
+  }
+  return { phaseA, phaseB };
+})();
+
+/** Phase A ingested and fully rolled up, phase B ingested: B is the unsealed tail. */
+async function prepare(prefix: string) {
+  expect(await ingest(relabel(phaseA, prefix))).toEqual({ accepted: 240, duplicates: 0 });
+  expect((await rollup({ dayChunk: 1000 })).complete).toBe(true);
+  expect(await ingest(relabel(phaseB, prefix))).toEqual({ accepted: 80, duplicates: 10 });
+}
+
+// ---- read path ------------------------------------------------------------------------------
+
+describe("read path: every read route under D1 faults", () => {
+  const ORG = "r-alpha";
+
+  beforeAll(async () => {
+    await prepare("r");
+    // Part of the tail folded, not recomputed: reads combine sealed tables, dirty days and tail.
+    await rollup({ eventChunk: 30, maxBatches: 2 });
+  });
+
+  it("a fault at any call of any read: 503 + Retry-After, never a 200 with partial data; a bug is a 500", async () => {
+    const before = await dbState();
+    const routes = readRoutes();
+    expect(routes.filter((r) => r.kind === "org").length).toBeGreaterThan(0);
+    expect(routes.filter((r) => r.kind === "platform").length).toBeGreaterThan(0);
+    const orgReader = await orgToken(ORG);
+    let cases = 0;
+    for (const route of routes) {
+      const token = route.kind === "org" ? orgReader : platform;
+      const [path] = readPaths(route, ORG);
+      const counter = new FaultyD1(env.DB);
+      const res = await call(counter, path, { token });
+      expect(res.status, path).toBe(200);
+      const answer = await res.json();
+      expect(counter.calls.length, `${path}: DB calls`).toBeGreaterThanOrEqual(1);
+      // The wrapper is transparent: the same answer as straight from the binding.
+      expect(await (await call(env.DB, path, { token })).json(), path).toEqual(answer);
+
+      for (const fault of faultCases(counter.calls)) {
+        const label = `${route.label}, ${fault.mode} call ${fault.call}/${counter.calls.length}`;
+        const faulty = new FaultyD1(env.DB, fault);
+        await expectErrorBody(await call(faulty, path, { token }), 503, "DATABASE_UNAVAILABLE", label);
+        expect(faulty.fired, label).toBe(true);
+        cases++;
+      }
+      error.mockClear();
+      const bug = new FaultyD1(env.DB, { call: 1, mode: "before", error: new Error("D1_ERROR: no such column: org_slug: SQLITE_ERROR") });
+      await expectErrorBody(await call(bug, path, { token }), 500, "INTERNAL_ERROR", `${route.label}, no such column`);
+      expect(error, route.label).toHaveBeenCalled();
+      // And once D1 is back, the same full answer.
+      expect(await (await call(env.DB, path, { token })).json(), path).toEqual(answer);
+    }
+    expect(cases).toBeGreaterThanOrEqual(routes.length * 2);
+    // Read faults (even "after" and "midway", which ran real batches) changed nothing.
+    expect(await dbState()).toEqual(before);
+  });
+});
+
+// ---- cron -----------------------------------------------------------------------------------
+
+/** Small chunks: several fold and recompute batches per run, so a fault can land between them. */
+const SMALL_CHUNKS: RollupOptions = { eventChunk: 30, dayChunk: 40 };
+
+interface Runner {
+  name: string;
+  /** One run against `db`; rejects when the run fails. */
+  run: (db: D1Database) => Promise<unknown>;
+  /** Runs with the real binding until the rollup is complete. */
+  finish: () => Promise<void>;
+}
+
+const runners: Runner[] = [
+  {
+    name: "runRollup with small chunks",
+    run: (db) => runRollup(createDb(db), SMALL_CHUNKS),
+    finish: async () => {
+      for (let i = 0; ; i++) {
+        expect(i, "runs to converge").toBeLessThan(3);
+        if ((await rollup(SMALL_CHUNKS)).complete) return;
+      }
+    },
+  },
+  {
+    name: "the */15 scheduled handler",
+    run: runScheduled,
+    finish: () => runScheduled(env.DB),
+  },
+];
+
+/**
+ * Every table with an org_id, for one organization's slugs, on natural keys: surrogate ids,
+ * seq and receive times dropped; service ids as external ids, identity ids as user/type.
+ */
+async function derivedTables(prefix: string): Promise<Record<string, string[]>> {
+  const { results: all } = await env.DB.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name",
+  ).all<{ name: string }>();
+  const columns = await env.DB.batch(all.map((t) => env.DB.prepare(`PRAGMA table_info("${t.name}")`)));
+  const tables = all.filter((_, i) => (columns[i].results as { name: string }[]).some((c) => c.name === "org_id"));
+  const orgIds = (await env.DB.prepare("SELECT id, slug FROM organizations WHERE slug LIKE ?1").bind(`${prefix}-%`).all<{ id: number; slug: string }>()).results;
+  const orgOf = new Map(orgIds.map((o) => [o.id, o.slug.slice(prefix.length + 1)]));
+  const ids = [...orgOf.keys()].join(",");
+  const services = new Map(
+    (await env.DB.prepare(`SELECT id, external_id FROM services WHERE org_id IN (${ids})`).all<{ id: number; external_id: string }>()).results.map((s) => [s.id, s.external_id]),
+  );
+  const identities = new Map(
+    (await env.DB.prepare(`SELECT id, user_id, identity_type FROM identities WHERE org_id IN (${ids})`).all<{ id: number; user_id: string; identity_type: string }>()).results.map(
+      (i) => [i.id, `${i.user_id}/${i.identity_type}`],
+    ),
+  );
+  const dumps = await env.DB.batch(tables.map((t) => env.DB.prepare(`SELECT * FROM "${t.name}" WHERE org_id IN (${ids})`)));
+  const out: Record<string, string[]> = {};
+  tables.forEach((t, i) => {
+    out[t.name] = (dumps[i].results as Record<string, unknown>[])
+      .map((row) => {
+        const natural: Record<string, unknown> = {};
+        for (const [column, value] of Object.entries(row)) {
+          if (column === "id" || column === "seq" || column === "received_at") continue;
+          if (column === "org_id") natural.org = orgOf.get(value as number);
+          else if (column.endsWith("service_id")) natural[column] = value === null ? null : (services.get(value as number) ?? `?${value}`);
+          else if (column === "identity_id") natural[column] = identities.get(value as number) ?? `?${value}`;
+          else natural[column] = value;
+        }
+        return JSON.stringify(natural);
+      })
+      .sort();
+  });
+  return out;
+}
+
+/** Sealed counts equal the folded events of these organizations, each counted once. */
+async function expectFoldedOnce(prefix: string, label: string) {
+  const orgs = `(SELECT id FROM organizations WHERE slug LIKE '${prefix}-%')`;
+  const watermark = `(SELECT value FROM rollup_state WHERE key = 'events_watermark')`;
+  const folded = await env.DB.prepare(
+    `SELECT
+      (SELECT COUNT(*) FROM login_events WHERE org_id IN ${orgs} AND seq <= ${watermark} AND outcome = 'success') AS successes,
+      (SELECT COUNT(*) FROM login_events WHERE org_id IN ${orgs} AND seq <= ${watermark} AND outcome = 'failure') AS failures,
+      (SELECT COALESCE(SUM(logins), 0) FROM daily_activity WHERE org_id IN ${orgs}) AS logins,
+      (SELECT COALESCE(SUM(failures), 0) FROM daily_activity WHERE org_id IN ${orgs}) AS failed,
+      (SELECT COALESCE(SUM(login_count), 0) FROM identities WHERE org_id IN ${orgs}) AS login_count`,
+  ).first<Record<string, number>>();
+  expect({ logins: folded!.logins, failed: folded!.failed, login_count: folded!.login_count }, label).toEqual({
+    logins: folded!.successes,
+    failed: folded!.failures,
+    login_count: folded!.successes,
+  });
+  return folded!;
+}
+
+/** Every org read route for each of the dataset's organizations; identity-type variants for the first. */
+async function orgAnswers(prefix: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const route of readRoutes().filter((r) => r.kind === "org")) {
+    for (const org of CRON_ORGS) {
+      for (const path of readPaths(route, `${prefix}-${org}`, org === CRON_ORGS[0])) {
+        const res = await call(env.DB, path, { token: platform });
+        out[path.replace(`${prefix}-${org}`, org)] = { status: res.status, body: await res.json() };
+      }
+    }
+  }
+  return out;
+}
+
+async function platformAnswers(): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const route of readRoutes().filter((r) => r.kind === "platform")) {
+    for (const path of readPaths(route, "")) {
+      const res = await call(env.DB, path, { token: platform });
+      out[path] = { status: res.status, body: await res.json() };
+    }
+  }
+  return out;
+}
+
+async function expectConverged(prefix: string, reference: Record<string, string[]>, label: string) {
+  expect(await derivedTables(prefix), label).toEqual(reference);
+  const folded = await expectFoldedOnce(prefix, label);
+  expect(folded.successes + folded.failures, `${label}: every event folded`).toBe(
+    await count(`SELECT COUNT(*) AS n FROM login_events WHERE org_id IN (SELECT id FROM organizations WHERE slug LIKE ?1)`, `${prefix}-%`),
+  );
+  expect(await count("SELECT COUNT(*) AS n FROM dirty_days"), `${label}: dirty days left`).toBe(0);
+  expect(
+    await count("SELECT (SELECT value FROM rollup_state WHERE key = 'events_watermark') - (SELECT MAX(seq) FROM login_events) AS n"),
+    `${label}: watermark = max seq`,
+  ).toBe(0);
+}
+
+describe("cron: a rollup run that dies at any call", () => {
+  let referenceTables: Record<string, string[]>;
+  let referenceAnswers: Record<string, unknown>;
+
+  beforeAll(async () => {
+    // Reference: the same dataset, rolled up with no fault (answers read once sealed).
+    await prepare("ref");
+    expect((await rollup()).complete).toBe(true);
+    referenceTables = await derivedTables("ref");
+    referenceAnswers = await orgAnswers("ref");
+    // Sanity: the dataset has late events, machine identities, failures and a few organizations.
+    expect(referenceTables.daily_activity.length).toBeGreaterThan(100);
+    const statuses = Object.values(referenceAnswers).map((a) => (a as { status: number }).status);
+    expect(new Set(statuses)).toEqual(new Set([200]));
+  });
+
+  for (const runner of runners) {
+    it(`${runner.name}: the run rejects, answers stay exact, the next run converges`, async () => {
+      // Fault-free pass on the same shape of tail: how many calls a run makes, and of which kind.
+      await prepare(`c-${runners.indexOf(runner)}`);
+      const counter = new FaultyD1(env.DB);
+      await runner.run(counter);
+      expect(counter.calls.length).toBeGreaterThanOrEqual(3);
+      expect(await derivedTables(`c-${runners.indexOf(runner)}`)).toEqual(referenceTables);
+
+      const cases = faultCases(counter.calls);
+      for (const fault of cases) {
+        const prefix = `f${runners.indexOf(runner)}-${fault.call}-${fault.mode}`;
+        const label = `${runner.name}, ${fault.mode} call ${fault.call}/${counter.calls.length} (${counter.calls[fault.call - 1].kind})`;
+        await prepare(prefix);
+        const platformBefore = await platformAnswers();
+
+        const faulty = new FaultyD1(env.DB, fault);
+        // The run fails loudly (for the scheduled handler: Cloudflare records a failed invocation).
+        const outcome = await runner.run(faulty).then(
+          () => "the run resolved",
+          (err: Error) => err.message,
+        );
+        expect(outcome, label).toMatch(D1_UNAVAILABLE);
+        expect(faulty.fired, label).toBe(true);
+        expect(faulty.calls.length, `${label}: the run stops at the fault`).toBe(fault.call);
+
+        // (a) Whatever the run left: consistent tables, so every answer is exact.
+        await expectFoldedOnce(prefix, label);
+        expect(await orgAnswers(prefix), label).toEqual(referenceAnswers);
+        expect(await platformAnswers(), label).toEqual(platformBefore);
+
+        // (b) The next runs converge to what a run without faults computes.
+        await runner.finish();
+        await expectConverged(prefix, referenceTables, label);
+      }
+      expect(cases.length).toBeGreaterThanOrEqual(counter.calls.length);
+    });
+  }
+});
