@@ -186,6 +186,20 @@ describe("weekly lifecycle and retention", () => {
     });
   });
 
+  it("the calendar's ends: year 0100 starts in week 0099-W53; a week ending after 9999-12-31 is refused", async () => {
+    // 0100-01-01 is a Friday, so its ISO week is the last of 0099, which began on a Thursday (53 weeks)
+    expect(await api("lifecycle?start_date=0100-01-01&end_date=0100-01-01")).toEqual({
+      start_date: "0099-12-28",
+      end_date: "0100-01-03",
+      weeks: [{ week: "0099-W53", week_start: "0099-12-28", new: 0, returning: 0, resurrecting: 0, dormant: 0 }],
+    });
+    for (const route of ["lifecycle", "retention"]) {
+      const res = await getJson<any>(`/api/organizations/${ORG}/analytics/${route}?start_date=9999-12-31&end_date=9999-12-31`, tok);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error_code: "BAD_REQUEST", details: [{ path: "end_date" }] });
+    }
+  });
+
   it("weekly sign-up cohorts", async () => {
     await bothWays(async () => {
       expect(await api("retention?start_date=2025-02-24&end_date=2025-03-16")).toEqual({

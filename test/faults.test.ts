@@ -4,6 +4,7 @@ import { createDb } from "../src/db/client";
 import { runRollup, type RollupOptions } from "../src/rollup/rollup";
 import { CRON_ROLLUP } from "../src/scheduled";
 import worker from "../src/index";
+import { expectErrorBody as expectContractBody } from "./contract";
 import { dbState } from "./db-state";
 import { D1_UNAVAILABLE, FAULT_MODES, FaultyD1, type CallKind, type Fault, type FaultMode } from "./faulty-d1";
 import { addDays, DAY_MS, type EventInput, ingest, ingestToken, orgToken, platformToken, rollup, todayDate } from "./helpers";
@@ -45,26 +46,10 @@ async function runScheduled(db: D1Database): Promise<void> {
   }
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** The contract's error shape, exactly (as in auth.test.ts), plus Retry-After on 503. */
+/** The contract's error (test/contract.ts), and nothing of D1's internals in it. */
 async function expectErrorBody(res: Response, status: number, code: string, label: string) {
-  const text = await res.text();
-  expect(res.status, `${label}: ${text.slice(0, 300)}`).toBe(status);
-  expect(res.headers.get("content-type"), label).toMatch(/^application\/json/);
-  expect(text, label).not.toMatch(/(\\n|\n)\s*at\s/);
+  const { text } = await expectContractBody(res, status, code, label);
   expect(text, label).not.toMatch(/D1_ERROR|SQLITE|no such column/);
-  const body = JSON.parse(text) as Record<string, unknown>;
-  expect(Object.keys(body).sort(), label).toEqual(["error", "error_code", "timestamp"]);
-  expect(body.error_code, label).toBe(code);
-  expect(typeof body.error === "string" && body.error.length > 0, label).toBe(true);
-  expect(body.timestamp, label).toMatch(RFC3339);
-  expect(Math.abs(Date.parse(body.timestamp as string) - Date.now()), label).toBeLessThan(60_000);
-  if (status === 503) {
-    const retryAfter = res.headers.get("retry-after");
-    expect(retryAfter, `${label}: Retry-After`).toMatch(/^\d+$/);
-    expect(Number(retryAfter), `${label}: Retry-After`).toBeGreaterThan(0);
-  }
 }
 
 /** Modes that apply to a call: "midway" only to batches (a single statement is atomic by itself). */

@@ -287,6 +287,19 @@ describe("request shape", () => {
     expect(await count("SELECT COUNT(*) AS n FROM organizations WHERE slug = 'ctype'")).toBe(0);
   });
 
+  it("the 415 check reads the media type as the JSON parser does: look-alikes → 415, +json → accepted", async () => {
+    for (const contentType of ["application/x+y+json", "application/foo bar+json", "application/jsonx", "text/json"]) {
+      await expectError(await post(ev("ct-4", "ctype"), { contentType }), 415, "UNSUPPORTED_MEDIA_TYPE");
+    }
+    expect(await accepted(await post(ev("ct-5", "ctype"), { contentType: "Application/Vnd.Api+JSON ; charset=utf-8" }))).toEqual({ accepted: 1, duplicates: 0 });
+  });
+
+  it("well-formed unicode (a surrogate pair, RTL, CJK) is accepted and stored as sent", async () => {
+    const id = "ok-😀-שלום-日本";
+    expect(await accepted(await post(ev(id, "unicode", { service_name: "Ünïcødé 😀" })))).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await count("SELECT COUNT(*) AS n FROM login_events WHERE event_id = ?", id)).toBe(1);
+  });
+
   it("application/json with a charset is accepted", async () => {
     expect(await accepted(await post(ev("ct-3", "ctype"), { contentType: "application/json; charset=utf-8" }))).toEqual({ accepted: 1, duplicates: 0 });
   });
@@ -334,6 +347,10 @@ describe("request shape", () => {
     ["identity_type robot", JSON.stringify({ ...ev("bb-5", "badbody"), identity_type: "robot" })],
     ["country USA", JSON.stringify(ev("bb-6", "badbody", { country: "USA" }))],
     ["user_agent over the bound", JSON.stringify(ev("bb-7", "badbody", { user_agent: "x".repeat(10_000) }))],
+    // JSON.stringify escapes lone surrogates as \udXXX, which JSON.parse turns back into them
+    ["a lone high surrogate in the id", JSON.stringify(ev("bb-9\ud800", "badbody"))],
+    ["a lone low surrogate in user_id", JSON.stringify({ ...ev("bb-10", "badbody"), user_id: "u\udc00" })],
+    ["a reversed surrogate pair in service_name", JSON.stringify(ev("bb-11", "badbody", { service_name: "x\udc00\ud800" }))],
     ["__proto__ smuggling the org", '{"id": "bb-8", "user_id": "u", "service_id": "s", "provider": "github", "__proto__": {"org": "acme"}}'],
     ["deeply nested arrays", `{"events": ${"[".repeat(20_000)}${"]".repeat(20_000)}}`],
   ];

@@ -8,14 +8,23 @@ export const orgSlug = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a slug: lowercase letters, digits and hyphens, 1-63 chars");
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A stored string: bounded, and well-formed unicode. A lone surrogate cannot be stored as
+ * UTF-8, so "\ud800" and "\ud801" would come back as the same replacement characters.
+ */
+const text = (min: number, max: number) =>
+  z.string().min(min).max(max).refine((v) => !LONE_SURROGATE.test(v), "must be well-formed unicode (no lone surrogates)");
+
 export const loginEventSchema = z
   .object({
-    id: z.string().min(1).max(64).openapi({ description: "Idempotency key, unique per organization" }),
+    id: text(1, 64).openapi({ description: "Idempotency key, unique per organization" }),
     org: orgSlug,
-    user_id: z.string().min(1).max(128),
+    user_id: text(1, 128),
     identity_type: z.enum(["human", "machine"]).default("human"),
-    service_id: z.string().min(1).max(64),
-    service_name: z.string().min(1).max(200).optional(),
+    service_id: text(1, 64),
+    service_name: text(1, 200).optional(),
     provider: z
       .string()
       .transform((p) => p.toLowerCase())
@@ -23,7 +32,7 @@ export const loginEventSchema = z
     outcome: z.enum(["success", "failure"]).default("success"),
     created_at: z.iso.datetime({ offset: true }).optional().openapi({ description: "RFC 3339; defaults to receive time" }),
     ip_address: z.union([z.ipv4(), z.ipv6()]).optional(),
-    user_agent: z.string().max(512).optional(),
+    user_agent: text(0, 512).optional(),
     country: z
       .string()
       .regex(/^[A-Za-z]{2}$/, "must be an ISO 3166-1 alpha-2 code")

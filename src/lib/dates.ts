@@ -29,9 +29,10 @@ export function isoWeekStart(day: number): number {
 export function isoWeekLabel(monday: number): string {
   const thursday = new Date((monday + 3) * DAY_MS);
   const year = thursday.getUTCFullYear();
-  const jan1 = Date.UTC(year, 0, 1) / DAY_MS;
+  // Not Date.UTC(year, 0, 1): it reads years 0..99 as 1900..1999 (weeks of 0100-01-01 fall in 0099).
+  const jan1 = new Date(0).setUTCFullYear(year, 0, 1) / DAY_MS;
   const week = Math.floor((monday + 3 - jan1) / 7) + 1;
-  return `${year}-W${String(week).padStart(2, "0")}`;
+  return `${String(year).padStart(4, "0")}-W${String(week).padStart(2, "0")}`;
 }
 
 /** RFC 3339 with seconds precision when there are no milliseconds, as the reference prints. */

@@ -3,7 +3,7 @@ import { assertCanReadOrg, authenticate } from "../../auth/middleware";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import * as q from "../../analytics/org-queries";
-import { dayToDate, formatTimestamp, isoWeekLabel, isoWeekStart } from "../../lib/dates";
+import { dayToDate, formatTimestamp, isoWeekLabel, isoWeekStart, parseDate } from "../../lib/dates";
 import {
   changePct,
   dateRangeQuery,
@@ -228,11 +228,20 @@ analyticsRoutes.openapi(
   },
 );
 
+/** The last day a YYYY-MM-DD date can name. */
+const LAST_DAY = parseDate("9999-12-31")!;
+
 /** Weekly endpoints widen the range to whole ISO weeks (Monday..Sunday, UTC). */
 function weekRange(query: { start_date?: string; end_date?: string }) {
   const range = resolveRange(query, Date.now());
   const first = isoWeekStart(range.start);
   const last = isoWeekStart(range.end);
+  // 9999-12-27..31 widen to a week ending in the year 10000, which YYYY-MM-DD cannot write.
+  if (last + 6 > LAST_DAY) {
+    throw new ApiError("BAD_REQUEST", "end_date's ISO week must end by 9999-12-31", [
+      { path: "end_date", message: "its ISO week ends after 9999-12-31" },
+    ]);
+  }
   return { first, last, start_date: dayToDate(first), end_date: dayToDate(last + 6) };
 }
 

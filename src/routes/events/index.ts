@@ -46,7 +46,9 @@ eventsRoutes.post(
   },
   ingestRateLimit,
   async (c, next) => {
-    if (!/^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
+    // The media type hono's JSON validator reads: application/json or application/<x>+json.
+    const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim();
+    if (!/^application\/([\w.-]+\+)?json$/i.test(mediaType)) {
       throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json");
     }
     await next();
