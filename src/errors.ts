@@ -77,7 +77,7 @@ const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
  * mean "try again", not "your request is wrong". A batch is one transaction, so a
  * failed write committed all or nothing, and idempotent event ids make the retry safe.
  */
-export function isD1Unavailable(err: Error): boolean {
+function isD1Unavailable(err: Error): boolean {
   return /\bD1\b.*(overloaded|timed? ?out|timeout|network|unavailable|reset|transient|internal error|connection)|Network connection lost/i.test(
     err.message,
   );

@@ -18,7 +18,10 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 export const MAX_TOKEN_LENGTH = 8192;
 /** How long a JWKS_URL fetch may take before the request fails closed (503). */
 export const JWKS_TIMEOUT_MS = 3000;
-/** Retry-After for AUTH_UNAVAILABLE: jose's cooldown between key-set refetches is 30 s. */
+/**
+ * Retry-After for AUTH_UNAVAILABLE. A failed fetch is not cached (the next request tries
+ * again, so recovery is immediate); clients are asked to back off meanwhile.
+ */
 const JWKS_RETRY_AFTER_SECONDS = 30;
 
 function keysUnavailable(reason: string): ApiError {
