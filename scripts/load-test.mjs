@@ -18,6 +18,10 @@
 //      unique events exactly, with the same successes, machine events, identities and services;
 //      login-trends (per day) and logins-by-provider equal a recount from the generated events,
 //      both before the rollup (live tail) and after the */15 cron has folded everything
+//   3b. the per-token rate limit through the real binding: after the load, one more token sends
+//      single-event requests 8 at a time from a reserved pool until it is refused with 429
+//      (RATE_LIMITED, Retry-After = wrangler.toml's period), waits, and sends the rest of the
+//      pool; a token that is never refused is a failure. The pool counts like every other event.
 //   5. a compact report; exit 1 on any mismatch. wrangler is always stopped, the temp dir removed.
 //
 // Options (npm run test:load -- <options>):
@@ -25,7 +29,7 @@
 //   --orgs N     organizations (default 4)          --seed N     PRNG seed (default 1)
 //   --keep       keep the temp dir (D1 state, vars file) for inspection
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -332,6 +336,16 @@ function d1Query({ dir, config }, persistTo, statements) {
 
 class Failure extends Error {}
 
+/** INGEST_RATE_LIMITER's { limit, period } from wrangler.toml. */
+function ingestRateLimit(configPath) {
+  const toml = readFileSync(configPath, "utf8");
+  const block = toml.match(/name\s*=\s*"INGEST_RATE_LIMITER"[^[]*/)?.[0] ?? "";
+  const limit = Number(block.match(/limit\s*=\s*(\d+)/)?.[1]);
+  const period = Number(block.match(/period\s*=\s*(\d+)/)?.[1]);
+  if (!limit || !period) throw new Failure(`${configPath}: no [[ratelimits]] INGEST_RATE_LIMITER with simple = { limit, period }`);
+  return { limit, period };
+}
+
 function retryAfterMs(res) {
   const h = res.headers.get("retry-after");
   if (h === null) return null;
@@ -340,7 +354,7 @@ function retryAfterMs(res) {
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
-async function runLoad({ base, universe, requests, tokens }) {
+async function runLoad({ base, universe, requests, tokens, burst }) {
   const stats = {
     requestsPlanned: requests.length,
     attempts: 0, // HTTP requests started, of every kind
@@ -414,6 +428,9 @@ async function runLoad({ base, universe, requests, tokens }) {
           // checked below
         }
         if (res.status === 429 && code !== "RATE_LIMITED") problem(`request #${req.index}: 429 with error_code ${code}: ${text.slice(0, 300)}`);
+        if (res.status === 429 && res.headers.get("retry-after") !== String(burst.period)) {
+          problem(`request #${req.index}: 429 with Retry-After ${res.headers.get("retry-after")}, expected wrangler.toml's period ${burst.period}`);
+        }
         const wait = retryAfterMs(res);
         if (wait === null) problem(`request #${req.index}: ${res.status} without a usable Retry-After header`);
         if (++throttled > MAX_THROTTLED_PER_REQUEST) throw new Failure(`request #${req.index}: still ${res.status} after ${MAX_THROTTLED_PER_REQUEST} waits: ${text.slice(0, 500)}`);
@@ -475,6 +492,35 @@ async function runLoad({ base, universe, requests, tokens }) {
   const failed = results.filter((r) => r.status === "rejected");
   if (failed.length > 0) {
     throw failed[0].reason instanceof Failure ? failed[0].reason : new Failure(`a client crashed: ${failed[0].reason?.stack ?? failed[0].reason}`);
+  }
+
+  // The rate-limit phase: one token, single-event requests 8 at a time, until it is refused.
+  stats.load = { attempts: stats.attempts, eventsSent: stats.eventsSent };
+  const sentBefore = stats.attempts;
+  const b0 = performance.now();
+  let next = 0;
+  const single = (i, tag) => {
+    const body = JSON.stringify(universe[i]);
+    return deliver({ index: tag, client: "burst" }, { body, count: 1, keys: [keyOf(universe[i])] }, burst.token);
+  };
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (stats.throttled429 === 0 && next < burst.pool.length) {
+        const k = next++;
+        await single(burst.pool[k], `burst-${k}`);
+      }
+    }),
+  );
+  stats.burst = { requestsUntilRefused: stats.throttled429 > 0 ? stats.attempts - sentBefore : null, seconds: 0 };
+  // whatever the pool has left goes out in batches, once the wait is over
+  for (let k = next; k < burst.pool.length; k += MAX_BATCH) {
+    const events = burst.pool.slice(k, k + MAX_BATCH).map((i) => universe[i]);
+    const body = JSON.stringify({ events });
+    await deliver({ index: `burst-rest-${k}`, client: "burst" }, { body, count: events.length, keys: [...new Set(events.map(keyOf))] }, burst.token);
+  }
+  stats.burst.seconds = (performance.now() - b0) / 1000;
+  if (stats.throttled429 === 0) {
+    problem(`one token sent ${stats.attempts - sentBefore} requests (limit ${burst.limit} per ${burst.period} s) and was never refused: the per-token rate limit is not enforced`);
   }
   return { stats, acked, abortedKeys, problems };
 }
@@ -594,7 +640,11 @@ try {
   // an organization exists once it has an event: tiny runs may leave some without any
   const slugs = generated.slugs.filter((slug) => universe.some((e) => e.org === slug));
   const expect = expectations(slugs, universe);
-  const requests = planRequests(universe, { clients: opts.clients, seed: opts.seed });
+  // the rate-limit phase's pool: the last events of the universe, enough to outlast two windows
+  const rate = ingestRateLimit(join(ROOT, "wrangler.toml"));
+  const poolSize = Math.min(3 * rate.limit, Math.floor(universe.length / 2));
+  const pool = Array.from({ length: poolSize }, (_, k) => universe.length - poolSize + k);
+  const requests = planRequests(universe.slice(0, universe.length - poolSize), { clients: opts.clients, seed: opts.seed });
   const uniqueKeys = new Set(universe.map(keyOf));
   if (uniqueKeys.size !== universe.length) throw new Failure(`generator bug: ${universe.length - uniqueKeys.size} repeated (org, id)`);
   log(
@@ -617,12 +667,13 @@ try {
 
   // 3. load
   log(`load: ${opts.clients} clients posting …`);
-  const { stats, acked, abortedKeys, problems } = await runLoad({ base, universe, requests, tokens });
+  const burst = { ...rate, pool, token: await mint({ sub: "load-burst", scope: "events:write" }) };
+  const { stats, acked, abortedKeys, problems } = await runLoad({ base, universe, requests, tokens, burst });
   const problem = (msg) => {
     problems.push(msg);
     if (problems.length <= 10) console.error(`  MISMATCH ${msg}`);
   };
-  log(`load done in ${stats.seconds.toFixed(2)} s`);
+  log(`load done in ${stats.seconds.toFixed(2)} s; rate-limit phase done in ${stats.burst.seconds.toFixed(2)} s`);
 
   // 4a. acknowledgement and response accounting
   const unique = uniqueKeys.size;
@@ -675,7 +726,8 @@ try {
     `  retries              ${fmt(s.retries)} after a 202 (lost response), ${fmt(s.abortRetries)} after an abort`,
     `  aborts               ${fmt(s.aborts)}`,
     `  429 / 503            ${fmt(s.throttled429)} / ${fmt(s.unavailable503)} (waited ${(s.waitedMs / 1000).toFixed(1)} s)`,
-    `  load phase           ${s.seconds.toFixed(2)} s: ${fmt(s.eventsSent / s.seconds)} events/s, ${(s.attempts / s.seconds).toFixed(1)} requests/s held`,
+    `  rate limit           one token ${s.burst.requestsUntilRefused === null ? "never refused" : `refused (429) after ${fmt(s.burst.requestsUntilRefused)} requests`} (limit ${fmt(rate.limit)} per ${rate.period} s); phase ${s.burst.seconds.toFixed(1)} s, ${fmt(pool.length)} events`,
+    `  load phase           ${s.seconds.toFixed(2)} s: ${fmt(s.load.eventsSent / s.seconds)} events/s, ${(s.load.attempts / s.seconds).toFixed(1)} requests/s held (${opts.clients} clients; the rate-limit phase not included)`,
     `  rollup               ${runs} cron run(s)`,
     `  total                ${((performance.now() - started) / 1000).toFixed(1)} s`,
     "",
