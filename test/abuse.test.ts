@@ -1,22 +1,16 @@
-import { createExecutionContext, env } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { INGEST_RATE_LIMIT_PERIOD_SECONDS } from "../src/auth/rate-limit";
 import { configSchema, type Bindings } from "../src/env";
-import worker from "../src/index";
 import { expectErrorBody } from "./contract";
-import { ingest, ingestToken, orgToken, platformToken, testKeys, token } from "./helpers";
+import { ingest, ingestToken, orgToken, platformToken, requestWith, testKeys, token } from "./helpers";
 import { pathFor, servedRoutes, type ServedRoute } from "./routes";
-
-/** The worker with some bindings replaced (limiter, CORS origins, broken config). */
-function fetchWith(overrides: Partial<Bindings>, path: string, init: RequestInit = {}) {
-  return worker.fetch(new Request(`https://loginpulse.test${path}`, init), { ...env, ...overrides }, createExecutionContext());
-}
 
 const storedEvents = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM login_events").first<{ n: number }>())!.n;
 
 let eventSeq = 0;
 const postEvent = (tok: string, overrides: Partial<Bindings> = {}, headers: Record<string, string> = {}) =>
-  fetchWith(overrides, "/api/events", {
+  requestWith(overrides, "/api/events", {
     method: "POST",
     headers: { authorization: `Bearer ${tok}`, "content-type": "application/json", ...headers },
     body: JSON.stringify({ id: `abuse-${++eventSeq}`, org: "acme", user_id: "u1", service_id: "web", provider: "github" }),
@@ -80,7 +74,7 @@ describe("CORS", () => {
   const ALLOWED = "https://login.acme.test";
   const configured = { CORS_ALLOWED_ORIGINS: `${ALLOWED}, https://dash.acme.test` };
   const preflight = (overrides: Partial<Bindings>, path: string, origin: string, method = "POST") =>
-    fetchWith(overrides, path, {
+    requestWith(overrides, path, {
       method: "OPTIONS",
       headers: { origin, "access-control-request-method": method, "access-control-request-headers": "authorization, content-type" },
     });
@@ -111,7 +105,7 @@ describe("CORS", () => {
   });
 
   it("errors reach the allowed page too (so it can read the 401 / 429), and Retry-After is exposed", async () => {
-    const res = await fetchWith(configured, "/api/events", { method: "POST", headers: { origin: ALLOWED, "content-type": "application/json" }, body: "{}" });
+    const res = await requestWith(configured, "/api/events", { method: "POST", headers: { origin: ALLOWED, "content-type": "application/json" }, body: "{}" });
     expect(res.headers.get("access-control-allow-origin")).toBe(ALLOWED);
     expect(res.headers.get("access-control-expose-headers")).toContain("Retry-After");
     await expectErrorBody(res, 401, "UNAUTHORIZED");
@@ -163,16 +157,16 @@ describe("security headers on every response", () => {
       );
     }
     for (const [label, route, init] of requests) {
-      const res = await fetchWith({}, pathFor(route, "acme") + (label === "bad input" && route.method === "GET" ? "?start_date=nope" : ""), init);
+      const res = await requestWith({}, pathFor(route, "acme") + (label === "bad input" && route.method === "GET" ? "?start_date=nope" : ""), init);
       expectHeaders(res, `${label} ${route.label} → ${res.status}`);
     }
   });
 
   it("on 404s, 405-ish methods, preflights, 413s and 503s", async () => {
-    expectHeaders(await fetchWith({}, "/nope"), "404");
-    expectHeaders(await fetchWith({}, "/api/events", { method: "DELETE" }), "DELETE");
-    expectHeaders(await fetchWith({ CORS_ALLOWED_ORIGINS: "https://a.test" }, "/api/events", { method: "OPTIONS", headers: { origin: "https://a.test" } }), "preflight");
-    const big = await fetchWith({}, "/api/events", {
+    expectHeaders(await requestWith({}, "/nope"), "404");
+    expectHeaders(await requestWith({}, "/api/events", { method: "DELETE" }), "DELETE");
+    expectHeaders(await requestWith({ CORS_ALLOWED_ORIGINS: "https://a.test" }, "/api/events", { method: "OPTIONS", headers: { origin: "https://a.test" } }), "preflight");
+    const big = await requestWith({}, "/api/events", {
       method: "POST",
       headers: { authorization: `Bearer ${await ingestToken()}`, "content-type": "application/json" },
       body: "x".repeat(1024 * 1024 + 1),
@@ -180,7 +174,7 @@ describe("security headers on every response", () => {
     expect(big.status).toBe(413);
     expectHeaders(big, "413");
     const down = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")) };
-    const unavailable = await fetchWith({ DB: down as unknown as D1Database }, "/api/organizations/acme/analytics/summary", { headers: { authorization: `Bearer ${await platformToken()}` } });
+    const unavailable = await requestWith({ DB: down as unknown as D1Database }, "/api/organizations/acme/analytics/summary", { headers: { authorization: `Bearer ${await platformToken()}` } });
     expect(unavailable.status).toBe(503);
     expectHeaders(unavailable, "503");
   });
@@ -208,13 +202,13 @@ describe("no secret or key material in responses or logs", () => {
           headers: { authorization: `Bearer ${tok}`, "content-type": "application/json" },
           body: route.method === "POST" ? `{"id": "${tok}"` : undefined,
         };
-        responses.push(await fetchWith({}, pathFor(route, "acme") + "?start_date=" + tok, init));
+        responses.push(await requestWith({}, pathFor(route, "acme") + "?start_date=" + tok, init));
       }
       // broken configuration and a database outage: the error paths that log
-      responses.push(await fetchWith({ JWT_PUBLIC_JWKS: `${SECRET_CONFIG}{` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
-      responses.push(await fetchWith({ JWKS_URL: `not a url ${SECRET_CONFIG}` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
+      responses.push(await requestWith({ JWT_PUBLIC_JWKS: `${SECRET_CONFIG}{` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
+      responses.push(await requestWith({ JWKS_URL: `not a url ${SECRET_CONFIG}` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
       const down = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")) };
-      responses.push(await fetchWith({ DB: down as unknown as D1Database }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
+      responses.push(await requestWith({ DB: down as unknown as D1Database }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
     }
     const statuses = new Set(responses.map((r) => r.status));
     for (const s of [200, 400, 401, 500, 503]) expect(statuses, `covers ${s}`).toContain(s);

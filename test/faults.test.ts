@@ -7,7 +7,7 @@ import worker from "../src/index";
 import { expectErrorBody as expectContractBody } from "./contract";
 import { dbState } from "./db-state";
 import { D1_UNAVAILABLE, FAULT_MODES, FaultyD1, type CallKind, type Fault, type FaultMode } from "./faulty-d1";
-import { addDays, DAY_MS, type EventInput, ingest, ingestToken, orgToken, platformToken, rollup, todayDate } from "./helpers";
+import { addDays, DAY_MS, type EventInput, ingest, ingestToken, orgToken, platformToken, requestWith, rollup, todayDate } from "./helpers";
 import { pathFor, servedRoutes, type ServedRoute } from "./routes";
 
 /**
@@ -28,14 +28,7 @@ const TODAY = todayDate();
 const BASE = addDays(TODAY, -45);
 const READ_START = addDays(BASE, -3);
 
-function call(db: D1Database, path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
-  const ctx = createExecutionContext();
-  return Promise.resolve(worker.fetch(new Request(`https://loginpulse.test${path}`, { ...init, headers }), { ...env, DB: db }, ctx)).finally(() =>
-    waitOnExecutionContext(ctx),
-  );
-}
+const call = (db: D1Database, path: string, init: RequestInit & { token?: string } = {}) => requestWith({ DB: db }, path, init);
 
 async function runScheduled(db: D1Database): Promise<void> {
   const ctx = createExecutionContext();

@@ -1,7 +1,8 @@
-import { env } from "cloudflare:test";
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { importJWK, SignJWT, type JWTPayload } from "jose";
 import { createDb } from "../src/db/client";
+import worker from "../src/index";
 import { runRollup, type RollupOptions } from "../src/rollup/rollup";
 
 export const ISSUER = "https://auth.test";
@@ -49,6 +50,21 @@ export function request(path: string, init: RequestInit & { token?: string } = {
   const headers = new Headers(init.headers);
   if (init.token) headers.set("authorization", `Bearer ${init.token}`);
   return exports.default.fetch(new Request(`https://loginpulse.test${path}`, { ...init, headers }));
+}
+
+/**
+ * The same request through the worker's default export, with some bindings replaced:
+ * a failing D1, a strict rate limiter, a remote JWKS_URL, allowed CORS origins.
+ */
+export async function requestWith(overrides: Partial<Cloudflare.Env>, path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set("authorization", `Bearer ${init.token}`);
+  const ctx = createExecutionContext();
+  try {
+    return await worker.fetch(new Request(`https://loginpulse.test${path}`, { ...init, headers }), { ...env, ...overrides }, ctx);
+  } finally {
+    await waitOnExecutionContext(ctx);
+  }
 }
 
 export async function getJson<T = unknown>(path: string, tok: string): Promise<{ status: number; body: T; res: Response }> {

@@ -1,9 +1,8 @@
-import { createExecutionContext, env } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { JWKS_TIMEOUT_MS } from "../src/auth/jwt";
-import worker from "../src/index";
 import { expectErrorBody } from "./contract";
-import { ingest, strangerKey, testKeys, token } from "./helpers";
+import { ingest, requestWith, strangerKey, testKeys, token } from "./helpers";
 import { pathFor, protectedRoutes } from "./routes";
 
 /**
@@ -53,8 +52,7 @@ async function call(jwksUrl: string, route: { method: string; path: string; kind
     headers.set("content-type", "application/json");
     body = JSON.stringify({ id: `jwks-${crypto.randomUUID()}`, org: "acme", user_id: "u-jwks", service_id: "web", provider: "github" });
   }
-  const req = new Request(`https://loginpulse.test${route.path}`, { method: route.method, headers, body });
-  return worker.fetch(req, envWith(jwksUrl), createExecutionContext());
+  return requestWith(envWith(jwksUrl), route.path, { method: route.method, headers, body });
 }
 
 const ROUTES = protectedRoutes().map((r) => ({ kind: r.kind, method: r.method, path: pathFor(r, "acme") }));
