@@ -60,17 +60,18 @@ function writeIfChanged(file, content) {
   return true;
 }
 
+/**
+ * The vars that make the worker trust one signing key, in the dotenv format of .dev.vars
+ * and `wrangler dev --env-file`: the public JWKS inline, its issuer and audience, and no JWKS_URL.
+ */
+export function jwtVars({ jwks, issuer, audience, comment }) {
+  return [`# ${comment}`, `JWT_PUBLIC_JWKS='${JSON.stringify(jwks)}'`, `JWT_ISSUER=${issuer}`, `JWT_AUDIENCE=${audience}`, "JWKS_URL=", ""].join("\n");
+}
+
 /** Writes .dev.vars for `wrangler dev` (overrides wrangler.toml [vars]). Returns true when it changed. */
 export function writeDevVars(jwks) {
-  const content = [
-    "# Written by scripts/dev.mjs from .dev/ (local development only; do not commit).",
-    `JWT_PUBLIC_JWKS='${JSON.stringify(jwks)}'`,
-    `JWT_ISSUER=${DEV_ISSUER}`,
-    `JWT_AUDIENCE=${DEV_AUDIENCE}`,
-    "JWKS_URL=",
-    "",
-  ].join("\n");
-  return writeIfChanged(DEV_VARS_FILE, content);
+  const comment = "Written by scripts/dev.mjs from .dev/ (local development only; do not commit).";
+  return writeIfChanged(DEV_VARS_FILE, jwtVars({ jwks, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, comment }));
 }
 
 /** Key + .dev.vars in one call: what both scripts need before anything else. */

@@ -29,12 +29,12 @@
 //   --orgs N     organizations (default 4)          --seed N     PRNG seed (default 1)
 //   --keep       keep the temp dir (D1 state, vars file) for inspection
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { throwawaySigner, writeSignerVars } from "./bench/keys.mjs";
 import { freePort, startWrangler } from "./bench/runtime.mjs";
 import { snapshotSources, sourcesChanged } from "./bench/snapshot.mjs";
 
@@ -276,34 +276,6 @@ function planRequests(universe, { clients, seed }) {
 }
 
 // ---- keys, vars, wrangler --------------------------------------------------------------------
-
-async function makeSigner(varsFile) {
-  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
-  const kid = `load-${Date.now().toString(36)}`;
-  const issuer = "https://load.loginpulse.localhost";
-  const audience = "loginpulse";
-  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }] };
-  writeFileSync(
-    varsFile,
-    [
-      "# Written by scripts/load-test.mjs for `wrangler dev --env-file` (load test only).",
-      `JWT_PUBLIC_JWKS='${JSON.stringify(jwks)}'`,
-      `JWT_ISSUER=${issuer}`,
-      `JWT_AUDIENCE=${audience}`,
-      "JWKS_URL=",
-      "",
-    ].join("\n"),
-  );
-  return ({ sub, ...claims }) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: "ES256", kid, typ: "JWT" })
-      .setSubject(sub)
-      .setIssuer(issuer)
-      .setAudience(audience)
-      .setIssuedAt()
-      .setExpirationTime("1h")
-      .sign(privateKey);
-}
 
 function wrangler(cwd, args) {
   const r = spawnSync(process.execPath, [WRANGLER, ...args], {
@@ -653,7 +625,9 @@ try {
   );
 
   // 2. fresh D1, keys, wrangler dev
-  const mint = await makeSigner(varsFile);
+  const signer = await throwawaySigner("load", "1h");
+  writeSignerVars(varsFile, signer, "scripts/load-test.mjs");
+  const { mint } = signer;
   // a frozen copy of src/, migrations and wrangler.toml: edits made meanwhile cannot reload the worker mid-run
   snapshot = snapshotSources(ROOT, join(tmp, "snapshot"));
   log(`sources frozen in ${snapshot.dir} (git ${snapshot.gitHead}${snapshot.gitDirtySrc ? " + uncommitted changes" : ""}, src ${snapshot.srcHash})`);

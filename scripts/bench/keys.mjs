@@ -1,43 +1,39 @@
-// Tokens for the runtime phase. Reuses the project's dev signing key (scripts/dev-keys.mjs:
-// .dev/jwt-private.jwk.json, created on first use) when that module is there; otherwise a
-// throwaway ES256 key made here. Either way the worker gets the public JWKS through
-// .bench/bench.vars (passed as `wrangler dev --env-file`), so the shared .dev.vars is never
-// touched and a running `npm run dev` is not disturbed.
+// Signing keys for the runs against `wrangler dev` (the bench and the load test). The worker
+// gets the public JWKS through a vars file passed as `wrangler dev --env-file`, so the shared
+// .dev.vars is never touched and a running `npm run dev` is not disturbed.
 import { writeFileSync } from "node:fs";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { DEV_AUDIENCE, DEV_ISSUER, ensureDevKey, jwtVars, mintToken } from "../dev-keys.mjs";
 
+/** A fresh ES256 key that exists only for this run: { jwks, issuer, audience, mint(claims) }. */
+export async function throwawaySigner(name, ttl) {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  const kid = `${name}-${Date.now().toString(36)}`;
+  const issuer = `https://${name}.loginpulse.localhost`;
+  const audience = "loginpulse";
+  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }] };
+  const mint = ({ sub = name, ...claims }) =>
+    new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid, typ: "JWT" }).setSubject(sub).setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime(ttl).sign(privateKey);
+  return { jwks, issuer, audience, mint };
+}
+
+/** Writes the vars file that makes `wrangler dev --env-file <varsFile>` trust `signer`. */
+export function writeSignerVars(varsFile, signer, writer) {
+  writeFileSync(varsFile, jwtVars({ ...signer, comment: `Written by ${writer} for \`wrangler dev --env-file\` (${writer} only).` }));
+}
+
+/**
+ * The bench's signer: the project's dev signing key (.dev/jwt-private.jwk.json, created on
+ * first use) when it loads, otherwise a throwaway key.
+ */
 export async function benchKeys(varsFile) {
   let signer;
   try {
-    const dev = await import("../dev-keys.mjs");
-    const { privateJwk, jwks } = await dev.ensureDevKey();
-    if (!dev.mintToken || !dev.DEV_ISSUER || !dev.DEV_AUDIENCE) throw new Error("unexpected dev-keys.mjs exports");
-    signer = { source: "scripts/dev-keys.mjs (.dev/)", jwks, issuer: dev.DEV_ISSUER, audience: dev.DEV_AUDIENCE, mint: (claims) => dev.mintToken(privateJwk, { ttl: "2h", ...claims }) };
+    const { privateJwk, jwks } = await ensureDevKey();
+    signer = { source: "scripts/dev-keys.mjs (.dev/)", jwks, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, mint: (claims) => mintToken(privateJwk, { ttl: "2h", ...claims }) };
   } catch (err) {
-    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
-    const kid = "bench-1";
-    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }] };
-    const issuer = "https://bench.loginpulse.localhost";
-    const audience = "loginpulse";
-    signer = {
-      source: `throwaway ES256 key (dev-keys.mjs unavailable: ${err.message})`,
-      jwks,
-      issuer,
-      audience,
-      mint: ({ sub = "bench", ...claims }) =>
-        new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid, typ: "JWT" }).setSubject(sub).setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime("2h").sign(privateKey),
-    };
+    signer = { source: `throwaway ES256 key (the dev key did not load: ${err.message})`, ...(await throwawaySigner("bench", "2h")) };
   }
-  writeFileSync(
-    varsFile,
-    [
-      "# Written by scripts/bench.mjs for `wrangler dev --env-file` (bench only).",
-      `JWT_PUBLIC_JWKS='${JSON.stringify(signer.jwks)}'`,
-      `JWT_ISSUER=${signer.issuer}`,
-      `JWT_AUDIENCE=${signer.audience}`,
-      "JWKS_URL=",
-      "",
-    ].join("\n"),
-  );
+  writeSignerVars(varsFile, signer, "scripts/bench.mjs");
   return signer;
 }
