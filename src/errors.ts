@@ -27,7 +27,7 @@ export interface ErrorDetail {
 }
 
 /** Seconds a client should wait before retrying a 429 or 503 that does not say otherwise. */
-export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
@@ -95,7 +95,7 @@ export function handleError(err: Error, c: Context): Response {
   if (err instanceof HTTPException) {
     // Hono's own failures (e.g. malformed JSON from the validator) in the same shape.
     const code = HTTP_EXCEPTION_CODES[err.status] ?? (err.status < 500 ? "BAD_REQUEST" : "INTERNAL_ERROR");
-    return c.json(errorBody(code, err.message || "Request failed"), ERROR_STATUS[code]);
+    return c.json(errorBody(code, err.message || "Request failed"), ERROR_STATUS[code], retryHeaders(ERROR_STATUS[code], undefined));
   }
   if (isD1Unavailable(err)) {
     console.warn(`database unavailable: ${err.message}`);

@@ -10,7 +10,7 @@ import type { Principal } from "./principal";
 export const INGEST_RATE_LIMIT_PERIOD_SECONDS = 10;
 
 /** One budget per credential: the verified token's issuer-scoped subject and its bindings. */
-export function rateLimitKey(p: Principal): string {
+function rateLimitKey(p: Principal): string {
   return JSON.stringify(["ingest", p.subject, p.org ?? null, p.service ?? null]);
 }
 
