@@ -1,6 +1,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getJson, ingestToken, platformToken, request, type EventInput } from "./helpers";
+import { expectErrorBody as expectError, RFC3339 } from "./contract";
 
 /** POST /api/events: idempotency, batch limits, all-or-nothing validation, defaults, errors. */
 
@@ -31,40 +32,6 @@ async function accepted(res: Response): Promise<{ accepted: number; duplicates: 
   const text = await res.text();
   expect({ status: res.status, text }).toMatchObject({ status: 202 });
   return JSON.parse(text);
-}
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
-
-interface ErrorBody {
-  error: string;
-  error_code: string;
-  timestamp: string;
-  details?: { path: string; message: string }[];
-}
-
-/** The contract's error body exactly; never a 500, never a stack trace. */
-async function expectError(res: Response, status: number, code: string): Promise<ErrorBody> {
-  const text = await res.text();
-  expect(res.status).not.toBe(500);
-  expect({ status: res.status, text }).toMatchObject({ status });
-  expect(text).not.toMatch(/(\\n|\n)\s*at\s/);
-  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-  const body = JSON.parse(text) as ErrorBody;
-  expect(Object.keys(body).filter((k) => k !== "details").sort()).toEqual(["error", "error_code", "timestamp"]);
-  expect(body.error_code).toBe(code);
-  expect(typeof body.error).toBe("string");
-  expect(body.error.length).toBeGreaterThan(0);
-  expect(body.timestamp).toMatch(RFC3339);
-  expect(Math.abs(Date.parse(body.timestamp) - Date.now())).toBeLessThan(60_000);
-  if (body.details !== undefined) {
-    expect(Array.isArray(body.details)).toBe(true);
-    for (const d of body.details) {
-      expect(Object.keys(d).sort()).toEqual(["message", "path"]);
-      expect(typeof d.path).toBe("string");
-      expect(typeof d.message).toBe("string");
-    }
-  }
-  return body;
 }
 
 async function count(sql: string, ...params: unknown[]): Promise<number> {
