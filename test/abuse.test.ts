@@ -1,4 +1,5 @@
 import { env } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { INGEST_RATE_LIMIT_PERIOD_SECONDS } from "../src/auth/rate-limit";
 import { configSchema, type Bindings } from "../src/env";
@@ -218,5 +219,24 @@ describe("no secret or key material in responses or logs", () => {
       for (const secret of [...secrets, SECRET_CONFIG]) expect(text.includes(secret), `response ${res.status} echoes a secret`).toBe(false);
     }
     for (const line of logged) for (const secret of [...secrets, SECRET_CONFIG]) expect(line.includes(secret), `log line echoes a secret: ${line.slice(0, 120)}`).toBe(false);
+  });
+});
+
+describe("recent-logins' next link never reflects the request's host", () => {
+  it("is a relative reference to this route with only limit and cursor, whatever Host and query the request carried", async () => {
+    await ingest([
+      { id: "link-1", org: "acme", user_id: "u-link", service_id: "web", provider: "github" },
+      { id: "link-2", org: "acme", user_id: "u-link", service_id: "web", provider: "github" },
+    ]);
+    const res = await exports.default.fetch(
+      new Request("https://attacker.example/api/organizations/acme/analytics/recent-logins?limit=1&access_token=leak", {
+        headers: { host: "attacker.example", authorization: `Bearer ${await orgToken("acme")}` },
+      }),
+    );
+    expect(res.status).toBe(200);
+    const link = res.headers.get("link")!;
+    expect(link).toMatch(/^<\/api\/organizations\/acme\/analytics\/recent-logins\?limit=1&cursor=[^&>]+>; rel="next"$/);
+    expect(link).not.toContain("attacker");
+    expect(link).not.toContain("leak");
   });
 });

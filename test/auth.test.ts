@@ -26,8 +26,11 @@ const jwtError = { status: 401, code: "JWT_ERROR" } as const;
 const forbidden = { status: 403, code: "FORBIDDEN" } as const;
 const everywhere = (o: Outcome): Record<Kind, Outcome> => ({ org: o, platform: o, ingest: o });
 
-/** Claims of a token that would be fully allowed on org and ingest routes, so only the defect under test matters. */
-const ORG_WRITER = { org: "acme", scope: "events:write" };
+/**
+ * Claims of a token that would be fully allowed on org and ingest routes, so only the defect
+ * under test matters: it writes (events:write) and, explicitly, reads (analytics:read).
+ */
+const ORG_WRITER = { org: "acme", scope: "events:write analytics:read" };
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const b64json = (value: unknown) => base64url.encode(JSON.stringify(value));
@@ -180,7 +183,7 @@ const CASES: AuthCase[] = [
   // ---- every allowed algorithm works ----
   ...testKeys.flatMap((key): AuthCase[] => [
     {
-      name: `${key.alg} org token for acme with events:write`,
+      name: `${key.alg} org token for acme with events:write and analytics:read`,
       authorization: bearerOf(() => token({ key, claims: ORG_WRITER })),
       expect: { org: 200, platform: forbidden, ingest: 202 },
     },
@@ -204,9 +207,49 @@ const CASES: AuthCase[] = [
     expect: everywhere(forbidden),
   },
   {
-    name: "end-user service token with events:write",
+    name: "end-user service token with events:write (a service token is refused everywhere)",
     authorization: bearerOf(() => token({ claims: { org: "acme", service: "app", scope: "events:write" } })),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: "end-user service token claiming platform owner",
+    authorization: bearerOf(() => token({ claims: { is_platform_owner: true, service: "svc-x" } })),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: "end-user service token claiming platform owner, events:write and analytics:read",
+    authorization: bearerOf(() => token({ claims: { is_platform_owner: true, service: "svc-x", scope: "events:write analytics:read" } })),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: "org-bound ingest token (events:write only) cannot read its own org",
+    authorization: bearerOf(() => ingestToken("acme")),
     expect: { org: forbidden, platform: forbidden, ingest: 202 },
+  },
+  {
+    name: "org-bound inventory token (inventory:write only) reads nothing",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "inventory:write" } })),
+    expect: { org: forbidden, platform: forbidden, ingest: forbidden },
+  },
+  {
+    name: "org token with analytics:read only",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "analytics:read" } })),
+    expect: { org: 200, platform: forbidden, ingest: forbidden },
+  },
+  {
+    name: "scope joined by an ideographic space (x\u3000events:write) grants nothing",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "x\u3000events:write" } })),
+    expect: { org: 200, platform: forbidden, ingest: forbidden },
+  },
+  {
+    name: "scopes joined by a tab (events:write\tanalytics:read) grant nothing",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "events:write\tanalytics:read" } })),
+    expect: { org: 200, platform: forbidden, ingest: forbidden },
+  },
+  {
+    name: "scopes separated by several ASCII spaces",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "  events:write   analytics:read " } })),
+    expect: { org: 200, platform: forbidden, ingest: 202 },
   },
   {
     name: "org token without any scope",
@@ -244,8 +287,13 @@ const CASES: AuthCase[] = [
     expect: { org: 200, platform: forbidden, ingest: forbidden },
   },
   {
-    name: "platform owner with events:write",
+    name: "platform owner with events:write only (a machine credential: writes, reads nothing)",
     authorization: bearerOf(() => token({ claims: { is_platform_owner: true, scope: "events:write" } })),
+    expect: { org: forbidden, platform: forbidden, ingest: 202 },
+  },
+  {
+    name: "platform owner with events:write and analytics:read",
+    authorization: bearerOf(() => token({ claims: { is_platform_owner: true, scope: "events:write analytics:read" } })),
     expect: OK,
   },
 ];

@@ -70,6 +70,30 @@ describe("idempotency", () => {
     expect(await orgEvents("dupbatch")).toBe(3);
   });
 
+  it("a duplicate delivery with different content has no side effect at all", async () => {
+    const names = async () =>
+      (await env.DB.prepare("SELECT s.external_id, s.name FROM services s JOIN organizations o ON o.id = s.org_id WHERE o.slug = 'sidefx' ORDER BY 1").all()).results;
+    const users = async () =>
+      (await env.DB.prepare("SELECT i.user_id, i.identity_type FROM identities i JOIN organizations o ON o.id = i.org_id WHERE o.slug = 'sidefx' ORDER BY 1").all()).results;
+    expect(await accepted(await post(ev("fx-1", "sidefx", { service_id: "s1", service_name: "Name A" })))).toEqual({ accepted: 1, duplicates: 0 });
+    const before = { totals: await totals(), names: await names(), users: await users() };
+    expect(before.names).toEqual([{ external_id: "s1", name: "Name A" }]);
+    // stored id redelivered: a rename of the stored service, a new service, a new identity
+    expect(await accepted(await post({ events: [
+      ev("fx-1", "sidefx", { service_id: "s1", service_name: "Renamed" }),
+      ev("fx-1", "sidefx", { user_id: "ghost", identity_type: "machine", service_id: "ghost-svc", service_name: "Ghost" }),
+    ] }))).toEqual({ accepted: 0, duplicates: 2 });
+    expect({ totals: await totals(), names: await names(), users: await users() }).toEqual(before);
+    // a repeat inside one batch: the first copy is stored, the second changes nothing
+    expect(await accepted(await post({ events: [
+      ev("fx-2", "sidefx", { service_id: "s1" }),
+      ev("fx-2", "sidefx", { user_id: "ghost-2", service_id: "ghost-svc-2", service_name: "Ghost 2" }),
+    ] }))).toEqual({ accepted: 1, duplicates: 1 });
+    expect(await names()).toEqual(before.names);
+    expect(await users()).toEqual(before.users);
+    expect(await orgEvents("sidefx")).toBe(2);
+  });
+
   it("the same event id in two organizations is two events", async () => {
     expect(await accepted(await post({ events: [ev("shared-id", "tenant-a"), ev("shared-id", "tenant-b")] }))).toEqual({ accepted: 2, duplicates: 0 });
     expect(await accepted(await post(ev("shared-id", "tenant-c")))).toEqual({ accepted: 1, duplicates: 0 });

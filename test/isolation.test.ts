@@ -158,7 +158,7 @@ describe("tenant isolation", () => {
     const bRes = await request(`${pathFor(recent!, B)}?limit=2`, { token: await orgToken(B) });
     const link = bRes.headers.get("link");
     expect(link).toMatch(/rel="next"/);
-    const cursor = new URL(link!.slice(1, link!.indexOf(">"))).searchParams.get("cursor")!;
+    const cursor = new URL(link!.slice(1, link!.indexOf(">")), "http://relative.invalid").searchParams.get("cursor")!;
     const res = await request(`${pathFor(recent!, A)}?limit=1000&cursor=${encodeURIComponent(cursor)}`, { token: aToken });
     const text = await res.text();
     expect([200, 400]).toContain(res.status);

@@ -57,8 +57,8 @@ async function call(jwksUrl: string, route: { method: string; path: string; kind
 
 const ROUTES = protectedRoutes().map((r) => ({ kind: r.kind, method: r.method, path: pathFor(r, "acme") }));
 const TRENDS = ROUTES.find((r) => r.path.endsWith("/login-trends"))!;
-/** Allowed everywhere: platform owner (reads any org and the platform view) with events:write. */
-const ALL_ACCESS = { is_platform_owner: true, scope: "events:write" };
+/** Allowed everywhere: platform owner (reads any org and the platform view) with events:write and analytics:read. */
+const ALL_ACCESS = { is_platform_owner: true, scope: "events:write analytics:read" };
 
 beforeAll(async () => {
   await ingest([{ id: "jwks-seed", org: "acme", user_id: "u-seed", service_id: "web", provider: "github" }]);
@@ -87,6 +87,8 @@ describe("remote JWKS", () => {
     ["the endpoint answers a redirect", () => new Response(null, { status: 302, headers: { location: "https://evil.test/jwks" } })],
     ["the endpoint answers HTML", () => new Response("<html>login</html>", { status: 200, headers: { "content-type": "text/html" } })],
     ["the endpoint answers JSON without keys", () => Response.json({ keys: "none" })],
+    ["the endpoint answers an empty key set", () => Response.json({ keys: [] })],
+    ["the endpoint answers a key set whose entries are not keys", () => Response.json({ keys: [{}, "key", null] })],
   ];
   for (const [name, answer] of outages) {
     it(`fails closed with 503 AUTH_UNAVAILABLE on every protected route when ${name}`, async () => {
@@ -113,6 +115,20 @@ describe("remote JWKS", () => {
     // and recovers as soon as the endpoint does
     jwks.serve(() => Response.json({ keys: publicKeys }));
     expect((await call(jwks.url, TRENDS, await token({ claims: ALL_ACCESS }))).status).toBe(200);
+  });
+
+  it("an empty key set is an outage: 503, then the very next request after the issuer recovers is verified (no cooldown)", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.parse("2026-11-22T09:00:00Z") });
+    const jwks = fakeJwksEndpoint();
+    jwks.serve(() => Response.json({ keys: [] }));
+    const tok = await token({ claims: ALL_ACCESS });
+    await expectErrorBody(await call(jwks.url, TRENDS, tok), 503, "AUTH_UNAVAILABLE");
+    await expectErrorBody(await call(jwks.url, TRENDS, tok), 503, "AUTH_UNAVAILABLE");
+    expect(jwks.calls()).toBe(2); // refetched on the next request, not cached as authoritative
+    jwks.serve(() => Response.json({ keys: publicKeys }));
+    // the clock has not moved: jose's 30 s cooldown would still be running had the empty set been taken
+    expect((await call(jwks.url, TRENDS, tok)).status).toBe(200);
+    expect(jwks.calls()).toBe(3);
   });
 
   it("picks up a rotated key only after jose's 30 s cooldown, and never trusts an unknown kid meanwhile", async () => {

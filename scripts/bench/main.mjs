@@ -117,10 +117,10 @@ async function main() {
     const events = q.normalizeEvents(posted, { now: tailNow }, true);
     const t = performance.now();
     let accepted = 0;
-    for (let i = 0; i < events.length; i += 1000) accepted += (await q.ingestEvents(qdb, events.slice(i, i + 1000), tailNow)).accepted;
+    for (let i = 0; i < events.length; i += 1000) accepted += (await q.storeEvents(qdb, events.slice(i, i + 1000), tailNow)).accepted;
     const ms = performance.now() - t;
     results.tailIngest = { events: events.length, accepted, ms };
-    log(`tail: ingested ${accepted} events (${opts.tailMinutes} min at the average rate) through ingestEvents in ${ms.toFixed(1)} ms; now reading with an unsealed tail`);
+    log(`tail: ingested ${accepted} events (${opts.tailMinutes} min at the average rate) through storeEvents in ${ms.toFixed(1)} ms; now reading with an unsealed tail`);
 
     // ---- 3. query cost: ours vs reference (tail state), answers compared -------------------
     log(`query cost for ${largest}, ${ctx.dates.start}..${ctx.dates.end} (ours = src/ query functions; reference = raw-event shapes):`);

@@ -14,7 +14,7 @@ export {
 } from "../../src/analytics/org-queries";
 export { organizationsEngagement, platformLoginActivity, platformOverview } from "../../src/analytics/platform-queries";
 export { runRollup } from "../../src/rollup/rollup";
-export { ingestEvents, normalizeEvents } from "../../src/ingest/ingest";
+export { normalizeEvents, storeEvents } from "../../src/ingest/ingest";
 export { DAY_MS, dayOf, dayToDate, isoWeekStart } from "../../src/lib/dates";
 export { ORG_WINDOW_DAYS } from "../../src/routes/platform/index";
 export { resolveRange } from "../../src/routes/shared";

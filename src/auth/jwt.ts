@@ -10,6 +10,7 @@ import { z } from "zod";
 import type { Config } from "../env";
 import { ApiError } from "../errors";
 import type { Principal } from "./principal";
+import { parseScopes } from "./scopes";
 
 /** Asymmetric algorithms only: never `none`, never HMAC (an HMAC "key" could be the public key). */
 export const ALLOWED_ALGORITHMS = ["RS256", "ES256", "EdDSA"];
@@ -51,7 +52,11 @@ async function fetchJwks(url: string, init: RequestInit): Promise<Response> {
   } catch {
     throw keysUnavailable("JWKS endpoint answered something other than JSON");
   }
-  if (!Array.isArray((jwks as { keys?: unknown })?.keys)) throw keysUnavailable("JWKS endpoint answered JSON without a keys array");
+  const keys = (jwks as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys)) throw keysUnavailable("JWKS endpoint answered JSON without a keys array");
+  // An issuer never publishes an empty set on purpose: it is an outage, not "every token is
+  // forged". Failing here (not caching it) means the next request fetches again.
+  if (!keys.some((k) => typeof (k as { kty?: unknown })?.kty === "string")) throw keysUnavailable("JWKS endpoint answered a key set without keys");
   return new Response(text, { status: 200, headers: { "content-type": "application/json" } });
 }
 
@@ -123,7 +128,7 @@ export async function verifyBearer(authorization: string | undefined, config: Au
     isPlatformOwner: is_platform_owner === true,
     org,
     service,
-    scopes: new Set((scope ?? "").split(/\s+/).filter(Boolean)),
+    scopes: parseScopes(scope),
   };
 }
 

@@ -3,19 +3,38 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { verifyBearer } from "./jwt";
 import type { Principal } from "./principal";
+import { SCOPE, WRITE_ONLY_SCOPES } from "./scopes";
 
-/** Verifies the bearer token and puts the principal on the context. */
+/**
+ * Verifies the bearer token and puts the principal on the context. An end-user service
+ * token (one with a `service` claim) is refused on every route, whatever else it claims:
+ * it belongs to a customer's application, not to a dashboard, a login page or the owner.
+ */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  c.set("principal", await verifyBearer(c.req.header("authorization"), c.get("config")));
+  const principal = await verifyBearer(c.req.header("authorization"), c.get("config"));
+  if (principal.service !== undefined) {
+    throw new ApiError("FORBIDDEN", "End-user service tokens are not accepted by this API");
+  }
+  c.set("principal", principal);
   await next();
 });
 
+/** A machine credential (holding a write-only scope) reads only when it also holds analytics:read. */
+function assertCanRead(principal: Principal): void {
+  if (principal.scopes.has(SCOPE.analyticsRead)) return;
+  const writeScope = WRITE_ONLY_SCOPES.find((s) => principal.scopes.has(s));
+  if (writeScope) {
+    throw new ApiError(
+      "FORBIDDEN",
+      `A token with the ${writeScope} scope cannot read analytics unless it also has the ${SCOPE.analyticsRead} scope`,
+    );
+  }
+}
+
 /** Reading an organization's analytics: its own org token, or a platform owner. */
 export function assertCanReadOrg(principal: Principal, orgSlug: string): void {
+  assertCanRead(principal);
   if (principal.isPlatformOwner) return;
-  if (principal.service) {
-    throw new ApiError("FORBIDDEN", "End-user service tokens cannot read organization analytics");
-  }
   if (principal.org !== orgSlug) {
     throw new ApiError("FORBIDDEN", "Token is not authorized for this organization");
   }
@@ -23,11 +42,12 @@ export function assertCanReadOrg(principal: Principal, orgSlug: string): void {
 
 export function assertPlatformOwner(principal: Principal): void {
   if (!principal.isPlatformOwner) throw new ApiError("FORBIDDEN", "Platform owner token required");
+  assertCanRead(principal);
 }
 
 export function assertCanWriteEvents(principal: Principal): void {
-  if (!principal.scopes.has("events:write")) {
-    throw new ApiError("FORBIDDEN", "Token lacks the events:write scope");
+  if (!principal.scopes.has(SCOPE.eventsWrite)) {
+    throw new ApiError("FORBIDDEN", `Token lacks the ${SCOPE.eventsWrite} scope`);
   }
 }
 

@@ -24,6 +24,16 @@ export function batch(db: Db, statements: SQL[]): Promise<D1Result[]> {
   return db.$client.batch(statements.map((s) => prepare(db, s)));
 }
 
+/**
+ * `batch` with named statements (run in the object's key order): results are read by
+ * name, so adding or reordering a statement cannot shift which result a caller reads.
+ */
+export async function namedBatch<K extends string>(db: Db, statements: Record<K, SQL>): Promise<Record<K, D1Result>> {
+  const names = Object.keys(statements) as K[];
+  const results = await batch(db, names.map((n) => statements[n]));
+  return Object.fromEntries(names.map((n, i) => [n, results[i]])) as Record<K, D1Result>;
+}
+
 export async function all<T>(db: Db, query: SQL): Promise<T[]> {
   return (await prepare(db, query).all<T>()).results;
 }

@@ -1,11 +1,11 @@
-import { sql, type SQL } from "drizzle-orm";
-import { batch } from "../db/client";
+import { sql } from "drizzle-orm";
+import { namedBatch } from "../db/client";
+import { identities, loginEvents, organizations, services } from "../db/schema";
 import type { Db } from "../env";
 import { ApiError, type ErrorDetail } from "../errors";
-import { MAX_FUTURE_SKEW_MS, type LoginEventInput } from "./event-schema";
-
-/** D1 binds at most 100 parameters per statement. */
-export const MAX_BOUND_PARAMS = 100;
+import { assertCanWriteOrg } from "../auth/middleware";
+import type { Principal } from "../auth/principal";
+import { MAX_FUTURE_SKEW_MS, type IngestBody, type LoginEventInput } from "./event-schema";
 
 export interface IngestContext {
   /** Receive time, ms. */
@@ -61,70 +61,88 @@ export function normalizeEvents(events: LoginEventInput[], ctx: IngestContext, b
   return normalized;
 }
 
-/** Multi-row VALUES statements, each under D1's bound-parameter limit. */
-function chunkedValues<T>(rows: T[], paramsPerRow: number, toTuple: (row: T) => unknown[]): SQL[] {
-  const perStatement = Math.floor(MAX_BOUND_PARAMS / paramsPerRow);
-  const out: SQL[] = [];
-  for (let i = 0; i < rows.length; i += perStatement) {
-    const tuples = rows.slice(i, i + perStatement).map((r) => sql`(${sql.join(toTuple(r).map((v) => sql`${v}`), sql`, `)})`);
-    out.push(sql.join(tuples, sql`, `));
-  }
-  return out;
-}
+/**
+ * An event as one JSON array (positions are the `batchRows` columns below): the whole batch
+ * is bound as ONE parameter and unpacked by `json_each`, so a batch costs four statements
+ * whatever its size (D1 runs statements one at a time, and binds at most 100 parameters
+ * each). A 1 MiB body (the route's limit) stays well under D1's 2 MB per bound string.
+ */
+const asTuple = (e: NormalizedEvent) => [
+  e.org, e.id, e.userId, e.identityType, e.serviceId, e.serviceName ?? null, e.provider, e.outcome, e.createdAt, e.ipAddress, e.userAgent, e.country,
+];
 
-function uniqueBy<T>(rows: T[], key: (row: T) => string): T[] {
-  const map = new Map<string, T>();
-  for (const r of rows) map.set(key(r), r);
-  return [...map.values()];
+/** The bound batch as rows; `k` is the event's position in the request. */
+const batchRows = (json: string) => sql`batch_rows AS (
+  SELECT j.key AS k, j.value ->> 0 AS org, j.value ->> 1 AS event_id, j.value ->> 2 AS user_id,
+    j.value ->> 3 AS identity_type, j.value ->> 4 AS service_id, j.value ->> 5 AS service_name,
+    j.value ->> 6 AS provider, j.value ->> 7 AS outcome, j.value ->> 8 AS created_at,
+    j.value ->> 9 AS ip_address, j.value ->> 10 AS user_agent, j.value ->> 11 AS country
+  FROM json_each(${json}) j)`;
+
+/** The batch's events that are not stored yet, with their organization's key (the org exists by then). */
+const freshRows = (json: string) => sql`${batchRows(json)},
+  fresh AS (
+    SELECT b.*, o.id AS org_id FROM batch_rows b JOIN ${organizations} o ON o.slug = b.org
+    WHERE NOT EXISTS (SELECT 1 FROM ${loginEvents} e WHERE e.org_id = o.id AND e.event_id = b.event_id))`;
+
+/** First occurrence of each (org, id) wins inside a batch; later copies are duplicates. */
+function firstOccurrences(events: NormalizedEvent[]): NormalizedEvent[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    const key = `${e.org}\u0000${e.id}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**
- * Stores a validated batch all-or-nothing: organizations, services and
- * identities are upserted and the events inserted in one D1 `batch()`, which
- * D1 runs as a single transaction. Duplicate ids (within the batch or already
- * stored) are ignored by the unique (org, event_id) index and reported.
+ * Stores a validated batch all-or-nothing in one D1 `batch()` (one transaction):
+ * organizations, then services and identities, then the events. Duplicates — an id
+ * already stored for its organization, or repeated within the batch — have no effect at
+ * all: services and identities are written only for events actually inserted, so a
+ * redelivery with different content neither renames a service nor leaves an identity
+ * without events. Among the inserted events of a batch, the last one naming a service
+ * (by created_at, then position) sets its name; events without a name keep the stored one.
  */
-export async function ingestEvents(db: Db, events: NormalizedEvent[], now: number) {
-  const orgs = [...new Set(events.map((e) => e.org))];
-  // The last name sent for a service in the batch wins; events without a name keep the stored one.
-  const serviceMap = new Map<string, { org: string; serviceId: string; name: string | null }>();
-  for (const e of events) {
-    const key = `${e.org}\u0000${e.serviceId}`;
-    serviceMap.set(key, { org: e.org, serviceId: e.serviceId, name: e.serviceName ?? serviceMap.get(key)?.name ?? null });
-  }
-  const services = [...serviceMap.values()];
-  const idents = uniqueBy(events, (e) => `${e.org}\u0000${e.userId}\u0000${e.identityType}`);
-
-  const statements: SQL[] = [
-    ...chunkedValues(orgs, 2, (slug) => [slug, now]).map(
-      (values) => sql`INSERT INTO organizations (slug, created_at) VALUES ${values} ON CONFLICT (slug) DO NOTHING`,
-    ),
-    ...chunkedValues(services, 3, (s) => [s.org, s.serviceId, s.name]).map(
-      (values) => sql`INSERT INTO services (org_id, external_id, name)
-        SELECT o.id, v.column2, v.column3 FROM (VALUES ${values}) v JOIN organizations o ON o.slug = v.column1 WHERE true
-        ON CONFLICT (org_id, external_id) DO UPDATE SET name = COALESCE(excluded.name, services.name)`,
-    ),
-    ...chunkedValues(idents, 3, (e) => [e.org, e.userId, e.identityType]).map(
-      (values) => sql`INSERT INTO identities (org_id, user_id, identity_type)
-        SELECT o.id, v.column2, v.column3 FROM (VALUES ${values}) v JOIN organizations o ON o.slug = v.column1 WHERE true
-        ON CONFLICT (org_id, user_id, identity_type) DO NOTHING`,
-    ),
-  ];
-  const eventStatements = chunkedValues(events, 11, (e) => [
-    e.org, e.id, e.userId, e.identityType, e.serviceId, e.provider, e.outcome, e.createdAt, e.ipAddress, e.userAgent, e.country,
-  ]).map(
-    // received_at is a server-generated integer, inlined to leave room for one more row per statement.
-    (values) => sql`INSERT INTO login_events
+export async function storeEvents(db: Db, events: NormalizedEvent[], now: number) {
+  const json = JSON.stringify(firstOccurrences(events).map(asTuple));
+  const receivedAt = sql.raw(String(Math.trunc(now)));
+  const { inserted } = await namedBatch(db, {
+    organizations: sql`WITH ${batchRows(json)}
+      INSERT INTO ${organizations} (slug, created_at) SELECT DISTINCT org, ${receivedAt} FROM batch_rows WHERE true
+      ON CONFLICT (slug) DO NOTHING`,
+    services: sql`WITH ${freshRows(json)}
+      INSERT INTO ${services} (org_id, external_id, name)
+      SELECT DISTINCT org_id, service_id,
+        FIRST_VALUE(service_name) OVER (PARTITION BY org_id, service_id ORDER BY service_name IS NULL, created_at DESC, k DESC)
+      FROM fresh WHERE true
+      ON CONFLICT (org_id, external_id) DO UPDATE SET name = COALESCE(excluded.name, ${services.name})`,
+    identities: sql`WITH ${freshRows(json)}
+      INSERT INTO ${identities} (org_id, user_id, identity_type) SELECT DISTINCT org_id, user_id, identity_type FROM fresh WHERE true
+      ON CONFLICT (org_id, user_id, identity_type) DO NOTHING`,
+    inserted: sql`WITH ${batchRows(json)}
+      INSERT INTO ${loginEvents}
         (org_id, event_id, identity_id, service_id, provider, outcome, created_at, received_at, ip_address, user_agent, country)
-      SELECT o.id, v.column2, i.id, s.id, v.column6, v.column7, v.column8, ${sql.raw(String(Math.trunc(now)))}, v.column9, v.column10, v.column11
-      FROM (VALUES ${values}) v
-      JOIN organizations o ON o.slug = v.column1
-      JOIN identities i ON i.org_id = o.id AND i.user_id = v.column3 AND i.identity_type = v.column4
-      JOIN services s ON s.org_id = o.id AND s.external_id = v.column5
-      WHERE true
+      SELECT o.id, b.event_id, i.id, s.id, b.provider, b.outcome, b.created_at, ${receivedAt}, b.ip_address, b.user_agent, b.country
+      FROM batch_rows b
+      JOIN ${organizations} o ON o.slug = b.org
+      JOIN ${identities} i ON i.org_id = o.id AND i.user_id = b.user_id AND i.identity_type = b.identity_type
+      JOIN ${services} s ON s.org_id = o.id AND s.external_id = b.service_id
+      WHERE true ORDER BY b.k
       ON CONFLICT (org_id, event_id) DO NOTHING`,
-  );
-  const results = await batch(db, [...statements, ...eventStatements]);
-  const accepted = results.slice(statements.length).reduce((sum, r) => sum + r.meta.changes, 0);
+  });
+  const accepted = inserted.meta.changes;
   return { accepted, duplicates: events.length - accepted };
+}
+
+/**
+ * Event acceptance, shared by every way events arrive: normalize (defaults, the
+ * future-skew rule), check the token's organization binding against every event, store.
+ * The caller has already authenticated the token and checked its events:write scope.
+ */
+export async function acceptEvents(db: Db, principal: Principal, body: IngestBody, ctx: IngestContext) {
+  const events = normalizeEvents(body.events, ctx, body.batch);
+  assertCanWriteOrg(principal, new Set(events.map((e) => e.org)));
+  return storeEvents(db, events, ctx.now);
 }

@@ -106,7 +106,7 @@ analyticsRoutes.openapi(
   orgRoute(
     "recent-logins",
     "Most recent logins",
-    'Successful logins, newest first. When more exist, a `Link: <…>; rel="next"` header (RFC 8288) carries the URL of the next page.',
+    'Successful logins, newest first. When more exist, a `Link: <…>; rel="next"` header (RFC 8288) carries the URL of the next page, relative to this one (`</api/…?limit=…&cursor=…>`).',
     recentQuery,
     s.recentLoginsSchema,
   ),
@@ -117,12 +117,10 @@ analyticsRoutes.openapi(
     const page = rows.slice(0, limit);
     if (rows.length > limit) {
       const last = page[page.length - 1];
-      // Only the parameters this route defines: nothing else of the request is reflected.
-      const next = new URL(c.req.url);
-      next.search = "";
-      next.searchParams.set("limit", String(limit));
-      next.searchParams.set("cursor", encodeCursor({ createdAt: last.created_at, seq: last.seq }));
-      c.header("Link", `<${next.toString()}>; rel="next"`);
+      // A relative reference (RFC 8288 resolves it against the request URL), so the Host
+      // header is never reflected, and only the parameters this route defines.
+      const next = new URLSearchParams({ limit: String(limit), cursor: encodeCursor({ createdAt: last.created_at, seq: last.seq }) });
+      c.header("Link", `<${new URL(c.req.url).pathname}?${next}>; rel="next"`);
     }
     return c.json(
       page.map((r) => ({ id: r.id, user_id: r.user_id, service_id: r.service_id, provider: r.provider, created_at: formatTimestamp(r.created_at) })),

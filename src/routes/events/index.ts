@@ -1,12 +1,12 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { validator } from "hono/validator";
-import { assertCanWriteEvents, assertCanWriteOrg, authenticate } from "../../auth/middleware";
+import { assertCanWriteEvents, authenticate } from "../../auth/middleware";
 import { ingestRateLimit } from "../../auth/rate-limit";
 import type { AppEnv } from "../../env";
 import { ApiError, zodDetails } from "../../errors";
 import { ingestBodySchema, ingestResultSchema, parseIngestBody } from "../../ingest/event-schema";
-import { ingestEvents, normalizeEvents } from "../../ingest/ingest";
+import { acceptEvents } from "../../ingest/ingest";
 import { errorResponse } from "../shared";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -68,11 +68,7 @@ eventsRoutes.post(
     return parsed.data;
   }),
   async (c) => {
-    const body = c.req.valid("json");
-    const now = Date.now();
-    const edgeCountry = c.req.raw.cf?.country as string | undefined;
-    const events = normalizeEvents(body.events, { now, edgeCountry }, body.batch);
-    assertCanWriteOrg(c.get("principal"), new Set(events.map((e) => e.org)));
-    return c.json(await ingestEvents(c.get("db"), events, now), 202);
+    const ctx = { now: Date.now(), edgeCountry: c.req.raw.cf?.country as string | undefined };
+    return c.json(await acceptEvents(c.get("db"), c.get("principal"), c.req.valid("json"), ctx), 202);
   },
 );
