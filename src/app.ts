@@ -3,7 +3,7 @@ import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { createDb } from "./db/client";
 import { type AppEnv, loadConfig } from "./env";
-import { ApiError, errorBody, handleError, zodDetails } from "./errors";
+import { errorBody, handleError, invalidInput, zodDetails } from "./errors";
 import { analyticsRoutes } from "./routes/analytics";
 import { eventsRoutes } from "./routes/events";
 import { platformRoutes } from "./routes/platform";
@@ -13,10 +13,7 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
     // Query/param validation failures leave through the same error shape as everything else.
     defaultHook: (result) => {
-      if (!result.success) {
-        const details = zodDetails(result.error.issues);
-        throw new ApiError("BAD_REQUEST", `Invalid ${result.target}: ${details[0].path || result.target} ${details[0].message}`, details);
-      }
+      if (!result.success) throw invalidInput(result.target, zodDetails(result.error.issues));
     },
   });
 

@@ -1,3 +1,4 @@
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -20,6 +21,49 @@ export const ERROR_STATUS = {
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
+const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]];
+
+/** The contract's error body, as documented in the OpenAPI document. */
+export const errorSchema = z
+  .object({
+    error: z.string().openapi({ description: "Human-readable message" }),
+    error_code: z.enum(ERROR_CODES),
+    timestamp: z.string().openapi({ description: "RFC 3339" }),
+    details: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: "Validation errors: one entry per problem, with the field's path" }),
+  })
+  .openapi("Error");
+
+const codesOf = (status: ErrorStatus) => ERROR_CODES.filter((c) => ERROR_STATUS[c] === status).join(", ");
+
+/** What every authenticated route can answer besides its own errors. */
+const AUTHENTICATED = {
+  401: "Missing, malformed, expired or invalid token",
+  503: "Database or signing keys temporarily unavailable; see Retry-After",
+} as const;
+
+interface ErrorResponse {
+  content: { "application/json": { schema: typeof errorSchema } };
+  description: string;
+}
+
+/**
+ * The error responses of an authenticated route for its OpenAPI definition: the given
+ * statuses with their descriptions, plus 401 and 503, each naming its `error_code`s.
+ */
+export function errorResponses<S extends ErrorStatus>(described: Record<S, string>): Record<S | keyof typeof AUTHENTICATED, ErrorResponse> {
+  const all: Record<number, string> = { ...AUTHENTICATED, ...described };
+  return Object.fromEntries(
+    Object.entries(all).map(([status, description]) => [
+      status,
+      { content: { "application/json": { schema: errorSchema } }, description: `${description} (error_code: ${codesOf(Number(status) as ErrorStatus)})` },
+    ]),
+  ) as Record<S | keyof typeof AUTHENTICATED, ErrorResponse>;
+}
 
 export interface ErrorDetail {
   path: string;
@@ -29,18 +73,37 @@ export interface ErrorDetail {
 /** Seconds a client should wait before retrying a 429 or 503 that does not say otherwise. */
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
+export interface ApiErrorOptions {
+  /** Per-field problems of a validation error (see `invalidInput`). */
+  details?: ErrorDetail[];
+  /** Sent as `Retry-After` (seconds); 429 and 503 always carry one. */
+  retryAfter?: number;
+}
+
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
+  readonly details?: ErrorDetail[];
+  readonly retryAfter?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details?: ErrorDetail[],
-    /** Sent as `Retry-After` (seconds); 429 and 503 always carry one. */
-    readonly retryAfter?: number,
+    { details, retryAfter }: ApiErrorOptions = {},
   ) {
     super(message);
     this.status = ERROR_STATUS[code];
+    this.details = details;
+    this.retryAfter = retryAfter;
   }
+}
+
+/**
+ * The one validation error: 400 BAD_REQUEST, "Invalid <subject>: <first path> <first
+ * message>", every problem in `details`. Subjects are what was read: query, param, json,
+ * event.
+ */
+export function invalidInput(subject: string, details: [ErrorDetail, ...ErrorDetail[]]): ApiError {
+  const [first] = details;
+  return new ApiError("BAD_REQUEST", `Invalid ${subject}: ${first.path || subject} ${first.message}`, { details });
 }
 
 export function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[]) {
@@ -53,13 +116,14 @@ export function errorBody(code: ErrorCode, message: string, details?: ErrorDetai
 }
 
 /** zod issues → contract details, with paths like `events[3].created_at`. */
-export function zodDetails(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): ErrorDetail[] {
+export function zodDetails(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): [ErrorDetail, ...ErrorDetail[]] {
+  if (issues.length === 0) return [{ path: "", message: "is invalid" }];
   return issues.map((issue) => ({
     path: issue.path
       .map((p, i) => (typeof p === "number" ? `[${p}]` : `${i === 0 ? "" : "."}${String(p)}`))
       .join(""),
     message: issue.message,
-  }));
+  })) as [ErrorDetail, ...ErrorDetail[]];
 }
 
 const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {

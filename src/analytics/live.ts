@@ -1,7 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
-import { DAY_MS_SQL, WATERMARK, windowOffsetsCte } from "../rollup/day-stats";
-
-export { effectiveFirstDay } from "../rollup/day-stats";
+import { DAY_MS_SQL, WATERMARK, windowOffsetsCte } from "../metrics/day-stats";
 
 /** `AND identity_type = …` for rows that carry identity_type (daily tables, activity, tail). */
 export const identityTypeFilter = (identityType?: "human" | "machine") =>

@@ -1,8 +1,9 @@
 import { sql, type SQL } from "drizzle-orm";
 import { batch } from "../db/client";
 import type { Db } from "../env";
-import { DAILY_TABLE, dayStatsSelect, METRIC_COLUMNS, type Dimension } from "../rollup/day-stats";
-import { activeIdentitiesSql, effectiveFirstDay, identityTypeFilter as typeFilter, liveCtes } from "./live";
+import { DAILY_TABLE, dayStatsSelect, effectiveFirstDay, ident, IDENTITY_ALIAS, METRIC_COLUMNS, TAIL_FIRST_ALIAS, type Dimension } from "../metrics/day-stats";
+import { activeIdentitiesSql, identityTypeFilter as typeFilter, liveCtes } from "./live";
+import type { DayRange } from "./range";
 
 /**
  * Named read queries for one organization. Each runs as ONE D1 batch: the
@@ -11,11 +12,6 @@ import { activeIdentitiesSql, effectiveFirstDay, identityTypeFilter as typeFilte
  */
 
 export type IdentityType = "human" | "machine";
-
-export interface DayRange {
-  start: number;
-  end: number;
-}
 
 async function readOrg<T extends unknown[][]>(db: Db, orgSlug: string, queries: SQL[]): Promise<T | null> {
   const [org, ...rest] = await batch(db, [sql`SELECT id FROM organizations WHERE slug = ${orgSlug}`, ...queries]);
@@ -29,12 +25,12 @@ async function readOrg<T extends unknown[][]>(db: Db, orgSlug: string, queries: 
  * no window and only the `changed` days. Needs liveCtes.
  */
 function dailyRows(dimension: Dimension, { start, end }: DayRange, windows: "per-day" | "none" = "per-day"): SQL {
-  const dim = sql.raw(dimension);
+  const { table, column: dim } = DAILY_TABLE[dimension];
   const days = windows === "none" ? "changed" : "target";
-  return sql`SELECT day, ${dim}, ${sql.raw(METRIC_COLUMNS)} FROM ${sql.raw(DAILY_TABLE[dimension])}
-      WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND day NOT IN (SELECT day FROM ${sql.raw(days)})
+  return sql`SELECT day, ${dim}, ${METRIC_COLUMNS} FROM ${table}
+      WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND day NOT IN (SELECT day FROM ${ident(days)})
     UNION ALL
-    SELECT day, ${dim}, ${sql.raw(METRIC_COLUMNS)} FROM (${dayStatsSelect(dimension, { days, windows })})`;
+    SELECT day, ${dim}, ${METRIC_COLUMNS} FROM (${dayStatsSelect(dimension, { days, windows })})`;
 }
 
 /**
@@ -43,12 +39,15 @@ function dailyRows(dimension: Dimension, { start, end }: DayRange, windows: "per
  * table. Needs liveCtes.
  */
 function dailyLogins(dimension: Dimension, { start, end }: DayRange): SQL {
-  const dim = sql.raw(dimension);
-  return sql`SELECT day, ${dim}, logins FROM ${sql.raw(DAILY_TABLE[dimension])}
+  const { table, column: dim } = DAILY_TABLE[dimension];
+  return sql`SELECT day, ${dim}, logins FROM ${table}
       WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND day NOT IN (SELECT day FROM changed)
     UNION ALL
     SELECT day, ${dim}, SUM(logins) FROM activity WHERE day IN (SELECT day FROM changed) GROUP BY day, ${dim}`;
 }
+
+/** An identity's first login day with tail logins counted, over `identities i LEFT JOIN tail_first f`. */
+const firstDay = effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS);
 
 // ---- the seed reference's four endpoints ------------------------------------------------
 
@@ -216,11 +215,12 @@ export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, last
         ) WHERE week BETWEEN ${firstWeek} AND ${lastWeek} GROUP BY identity_id, week
       )
       SELECT fl.week,
-        SUM(fl.cur AND ${effectiveFirstDay} >= fl.week) AS new_users,
+        SUM(fl.cur AND ${firstDay} >= fl.week) AS new_users,
         SUM(fl.cur AND fl.prev) AS returning_users,
-        SUM(fl.cur AND NOT fl.prev AND ${effectiveFirstDay} < fl.week) AS resurrecting_users,
+        SUM(fl.cur AND NOT fl.prev AND ${firstDay} < fl.week) AS resurrecting_users,
         SUM(fl.prev AND NOT fl.cur) AS dormant_users
-      FROM flags fl JOIN identities i ON i.id = fl.identity_id LEFT JOIN tail_first f ON f.identity_id = fl.identity_id
+      FROM flags fl JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = fl.identity_id
+        LEFT JOIN tail_first ${TAIL_FIRST_ALIAS} ON ${TAIL_FIRST_ALIAS}.identity_id = fl.identity_id
       GROUP BY fl.week`,
   ]);
   return result?.[0] ?? null;
@@ -231,10 +231,11 @@ export async function retention(db: Db, orgSlug: string, firstWeek: number, last
   const iType = identityType ? sql`AND i.identity_type = ${identityType}` : sql``;
   const cohort = sql`cohort AS (
     SELECT identity_id, eff - (eff + 3) % 7 AS week FROM (
-      SELECT i.id AS identity_id, ${effectiveFirstDay} AS eff
+      SELECT ${IDENTITY_ALIAS}.id AS identity_id, ${firstDay} AS eff
       FROM (SELECT id FROM identities WHERE org_id = (SELECT id FROM org) AND first_day BETWEEN ${firstWeek} AND ${lastWeek + 6}
             UNION SELECT identity_id FROM tail_first) ids
-      JOIN identities i ON i.id = ids.id LEFT JOIN tail_first f ON f.identity_id = i.id
+      JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = ids.id
+      LEFT JOIN tail_first ${TAIL_FIRST_ALIAS} ON ${TAIL_FIRST_ALIAS}.identity_id = ${IDENTITY_ALIAS}.id
       WHERE 1 ${iType}
     ) WHERE eff BETWEEN ${firstWeek} AND ${lastWeek + 6})`;
   const result = await readOrg<[{ week: number; size: number }[], { week: number; period: number; active: number }[]]>(db, orgSlug, [

@@ -1,9 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
-import { DAY_MS_SQL } from "../rollup/day-stats";
-import { all, batch, first, rowsOf } from "../db/client";
+import { all, first, namedBatch } from "../db/client";
 import type { Db } from "../env";
-import { effectiveFirstDay, WATERMARK } from "../rollup/day-stats";
-import type { DayRange } from "./org-queries";
+import { DAY_MS_SQL, effectiveFirstDay, IDENTITY_ALIAS, TAIL_FIRST_ALIAS, WATERMARK } from "../metrics/day-stats";
+import type { DayRange } from "./range";
 
 /** Platform-wide reads (all organizations), each one D1 batch. */
 
@@ -85,8 +84,8 @@ export async function organizationsEngagement(
   page: { sort: OrgSort; order: "asc" | "desc"; limit: number; offset: number },
 ) {
   const direction = sql.raw(page.order === "asc" ? "ASC" : "DESC");
-  const results = await batch(db, [
-    sql`WITH ${platformTailCtes},
+  const { page: rows, total } = await namedBatch(db, {
+    page: sql`WITH ${platformTailCtes},
       act AS (
         SELECT org_id, identity_id, day, logins FROM daily_activity
           WHERE day BETWEEN ${previous.start} AND ${current.end} AND logins > 0
@@ -98,9 +97,10 @@ export async function organizationsEngagement(
         SELECT a.org_id,
           COUNT(DISTINCT CASE WHEN a.day >= ${current.start} THEN a.identity_id END) AS active_users,
           COUNT(DISTINCT CASE WHEN a.day < ${current.start} THEN a.identity_id END) AS previous_active_users,
-          COUNT(DISTINCT CASE WHEN a.day >= ${current.start} AND ${effectiveFirstDay} >= ${current.start} THEN a.identity_id END) AS new_users,
+          COUNT(DISTINCT CASE WHEN a.day >= ${current.start} AND ${effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS)} >= ${current.start} THEN a.identity_id END) AS new_users,
           SUM(CASE WHEN a.day >= ${current.start} THEN a.logins ELSE 0 END) AS logins
-        FROM act a JOIN identities i ON i.id = a.identity_id LEFT JOIN tail_first f ON f.identity_id = a.identity_id
+        FROM act a JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = a.identity_id
+          LEFT JOIN tail_first ${TAIL_FIRST_ALIAS} ON ${TAIL_FIRST_ALIAS}.identity_id = a.identity_id
         GROUP BY a.org_id
       ),
       tail_last AS (SELECT org_id, MAX(created_at) AS at FROM tail WHERE outcome = 'success' GROUP BY org_id),
@@ -121,7 +121,7 @@ export async function organizationsEngagement(
       )
       SELECT * FROM rows ORDER BY ${sql.raw(SORT_COLUMN[page.sort] ?? page.sort)} ${direction}, slug ASC
       LIMIT ${page.limit} OFFSET ${page.offset}`,
-    sql`SELECT COUNT(*) AS n FROM organizations`,
-  ]);
-  return { rows: rowsOf<OrgEngagementRow>(results, 0), total: rowsOf<{ n: number }>(results, 1)[0].n };
+    total: sql`SELECT COUNT(*) AS n FROM organizations`,
+  });
+  return { rows: rows.results as OrgEngagementRow[], total: (total.results as { n: number }[])[0].n };
 }

@@ -26,7 +26,7 @@ export const JWKS_TIMEOUT_MS = 3000;
 const JWKS_RETRY_AFTER_SECONDS = 30;
 
 function keysUnavailable(reason: string): ApiError {
-  return new ApiError("AUTH_UNAVAILABLE", `Signing keys are unavailable (${reason}); retry later`, undefined, JWKS_RETRY_AFTER_SECONDS);
+  return new ApiError("AUTH_UNAVAILABLE", `Signing keys are unavailable (${reason}); retry later`, { retryAfter: JWKS_RETRY_AFTER_SECONDS });
 }
 
 /**

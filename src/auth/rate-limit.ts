@@ -34,8 +34,7 @@ export const ingestRateLimit = createMiddleware<AppEnv>(async (c, next) => {
       throw new ApiError(
         "RATE_LIMITED",
         `Too many ingest requests for this token; retry after ${INGEST_RATE_LIMIT_PERIOD_SECONDS} s`,
-        undefined,
-        INGEST_RATE_LIMIT_PERIOD_SECONDS,
+        { retryAfter: INGEST_RATE_LIMIT_PERIOD_SECONDS },
       );
     }
   }

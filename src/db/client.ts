@@ -41,8 +41,3 @@ export async function all<T>(db: Db, query: SQL): Promise<T[]> {
 export async function first<T>(db: Db, query: SQL): Promise<T | undefined> {
   return (await prepare(db, query).first<T>()) ?? undefined;
 }
-
-/** Rows of the i-th statement of a batch result. */
-export const rowsOf = <T>(results: D1Result[], i: number) => results[i].results as T[];
-/** Rows written by the i-th statement of a batch result. */
-export const changesOf = (results: D1Result[], i: number) => results[i].meta.changes;

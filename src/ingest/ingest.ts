@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { namedBatch } from "../db/client";
 import { identities, loginEvents, organizations, services } from "../db/schema";
 import type { Db } from "../env";
-import { ApiError, type ErrorDetail } from "../errors";
+import { invalidInput, type ErrorDetail } from "../errors";
 import { assertCanWriteOrg } from "../auth/middleware";
 import type { Principal } from "../auth/principal";
 import { MAX_FUTURE_SKEW_MS, type IngestBody, type LoginEventInput } from "./event-schema";
@@ -56,7 +56,7 @@ export function normalizeEvents(events: LoginEventInput[], ctx: IngestContext, b
     };
   });
   if (problems.length > 0) {
-    throw new ApiError("BAD_REQUEST", `Invalid event at ${problems[0].path}: ${problems[0].message}`, problems);
+    throw invalidInput("event", problems as [ErrorDetail, ...ErrorDetail[]]);
   }
   return normalized;
 }

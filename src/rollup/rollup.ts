@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
-import { batch, changesOf, first, rowsOf } from "../db/client";
+import { first, namedBatch } from "../db/client";
+import { dailyActivity, dirtyDays, identities, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
 import type { Db } from "../env";
-import { DAILY_TABLE, dayStatsSelect, METRIC_COLUMNS, windowOffsetsCte, type Dimension } from "./day-stats";
-import { DAY_MS_SQL } from "./day-stats";
+import { DAILY_TABLE, DAY_MS_SQL, dayStatsSelect, METRIC_COLUMNS, WATERMARK, windowOffsetsCte, type Dimension } from "../metrics/day-stats";
 
 export interface RollupOptions {
   /** Events folded per D1 batch (bounds each batch's work, well under D1's 30 s per query). */
@@ -31,22 +31,22 @@ export interface RollupResult {
  * watermark still being `from`, so two overlapping runs cannot fold a chunk twice.
  */
 function foldChunk(db: Db, from: number, to: number) {
-  const guard = sql`(SELECT value FROM rollup_state WHERE key = 'events_watermark') = ${from}`;
-  const chunk = (alias = "") => sql`${sql.raw(alias)}seq > ${from} AND ${sql.raw(alias)}seq <= ${to}`;
-  return batch(db, [
+  const guard = sql`${WATERMARK} = ${from}`;
+  const chunk = sql`${loginEvents.seq} > ${from} AND ${loginEvents.seq} <= ${to}`;
+  return namedBatch(db, {
     // WAU/MAU of the 30 days starting at each event's day change; so does the event's own day.
-    sql`INSERT OR IGNORE INTO dirty_days (org_id, day)
+    dirtyWindows: sql`INSERT OR IGNORE INTO ${dirtyDays} (org_id, day)
       WITH ${windowOffsetsCte}
       SELECT d.org_id, d.day + offsets.k FROM
-        (SELECT DISTINCT org_id, created_at / ${DAY_MS_SQL} AS day FROM login_events WHERE ${chunk()}) d, offsets
+        (SELECT DISTINCT org_id, created_at / ${DAY_MS_SQL} AS day FROM ${loginEvents} WHERE ${chunk}) d, offsets
       WHERE ${guard}`,
     // A login earlier than an identity's known first login moves its "new" day: the old day changes too.
-    sql`INSERT OR IGNORE INTO dirty_days (org_id, day)
-      SELECT i.org_id, i.first_day FROM identities i
-      JOIN (SELECT identity_id, MIN(created_at) / ${DAY_MS_SQL} AS day FROM login_events
-            WHERE ${chunk()} AND outcome = 'success' GROUP BY identity_id) c ON c.identity_id = i.id
+    dirtyOldFirstDays: sql`INSERT OR IGNORE INTO ${dirtyDays} (org_id, day)
+      SELECT i.org_id, i.first_day FROM ${identities} i
+      JOIN (SELECT identity_id, MIN(created_at) / ${DAY_MS_SQL} AS day FROM ${loginEvents}
+            WHERE ${chunk} AND outcome = 'success' GROUP BY identity_id) c ON c.identity_id = i.id
       WHERE c.day < i.first_day AND ${guard}`,
-    sql`UPDATE identities SET
+    identities: sql`UPDATE ${identities} SET
         first_login_at = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at),
         first_day = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at) / ${DAY_MS_SQL},
         last_service_id = CASE WHEN identities.last_login_at IS NULL OR c.last_at >= identities.last_login_at
@@ -62,21 +62,21 @@ function foldChunk(db: Db, from: number, to: number) {
           MAX(CASE WHEN rn = 1 THEN provider END) AS latest_provider
         FROM (SELECT identity_id, created_at, service_id, provider,
                 ROW_NUMBER() OVER (PARTITION BY identity_id ORDER BY created_at DESC, seq DESC) AS rn
-              FROM login_events WHERE ${chunk()} AND outcome = 'success')
+              FROM ${loginEvents} WHERE ${chunk} AND outcome = 'success')
         GROUP BY identity_id
       ) c
       WHERE identities.id = c.identity_id AND ${guard}`,
-    sql`INSERT INTO daily_activity (org_id, day, identity_id, service_id, provider, identity_type, logins, failures)
-      SELECT e.org_id, e.created_at / ${DAY_MS_SQL}, e.identity_id, e.service_id, e.provider, i.identity_type,
-        SUM(e.outcome = 'success'), SUM(e.outcome = 'failure')
-      FROM login_events e JOIN identities i ON i.id = e.identity_id
-      WHERE ${chunk("e.")} AND ${guard}
-      GROUP BY e.org_id, e.created_at / ${DAY_MS_SQL}, e.identity_id, e.service_id, e.provider
+    activity: sql`INSERT INTO ${dailyActivity} (org_id, day, identity_id, service_id, provider, identity_type, logins, failures)
+      SELECT ${loginEvents.orgId}, ${loginEvents.createdAt} / ${DAY_MS_SQL}, ${loginEvents.identityId}, ${loginEvents.serviceId},
+        ${loginEvents.provider}, i.identity_type, SUM(${loginEvents.outcome} = 'success'), SUM(${loginEvents.outcome} = 'failure')
+      FROM ${loginEvents} JOIN ${identities} i ON i.id = ${loginEvents.identityId}
+      WHERE ${chunk} AND ${guard}
+      GROUP BY ${loginEvents.orgId}, ${loginEvents.createdAt} / ${DAY_MS_SQL}, ${loginEvents.identityId}, ${loginEvents.serviceId}, ${loginEvents.provider}
       ON CONFLICT (org_id, day, identity_id, service_id, provider) DO UPDATE SET
         logins = logins + excluded.logins, failures = failures + excluded.failures`,
-    sql`UPDATE rollup_state SET value = ${to} WHERE key = 'events_watermark' AND value = ${from}`,
-    sql`SELECT COUNT(*) AS n FROM login_events WHERE ${chunk()}`,
-  ]);
+    advance: sql`UPDATE ${rollupState} SET value = ${to} WHERE key = ${WATERMARK_KEY} AND value = ${from}`,
+    folded: sql`SELECT COUNT(*) AS n FROM ${loginEvents} WHERE ${chunk}`,
+  });
 }
 
 /**
@@ -86,23 +86,25 @@ function foldChunk(db: Db, from: number, to: number) {
  * function of daily_activity and identities, so re-running it is harmless.
  */
 function recomputeDirtyDays(db: Db, limit: number) {
-  const claimed = sql`SELECT org_id, day FROM dirty_days ORDER BY org_id, day LIMIT ${limit}`;
+  const claimed = sql`SELECT org_id, day FROM ${dirtyDays} ORDER BY org_id, day LIMIT ${limit}`;
   const claimedCtes = sql`target AS (${claimed}),
-    activity AS (SELECT * FROM daily_activity),
+    activity AS (SELECT * FROM ${dailyActivity}),
     tail_first(identity_id, day) AS (SELECT NULL, NULL WHERE 0)`;
   const dimensions = Object.keys(DAILY_TABLE) as Dimension[];
-  return batch(db, [
-    ...dimensions.flatMap((dimension) => {
-      const table = sql.raw(DAILY_TABLE[dimension]);
+  const perDimension = Object.fromEntries(
+    dimensions.flatMap((dimension) => {
+      const { table, column } = DAILY_TABLE[dimension];
       return [
-        sql`DELETE FROM ${table} WHERE (org_id, day) IN (${claimed})`,
-        sql`INSERT INTO ${table} (org_id, day, ${sql.raw(dimension)}, ${sql.raw(METRIC_COLUMNS)})
-          WITH ${claimedCtes} ${dayStatsSelect(dimension)}`,
+        [`clear_${dimension}`, sql`DELETE FROM ${table} WHERE (org_id, day) IN (${claimed})`],
+        [`fill_${dimension}`, sql`INSERT INTO ${table} (org_id, day, ${column}, ${METRIC_COLUMNS}) WITH ${claimedCtes} ${dayStatsSelect(dimension)}`],
       ];
     }),
-    sql`DELETE FROM dirty_days WHERE (org_id, day) IN (${claimed})`,
-    sql`SELECT COUNT(*) AS n FROM dirty_days`,
-  ]);
+  );
+  return namedBatch(db, {
+    ...perDimension,
+    cleared: sql`DELETE FROM ${dirtyDays} WHERE (org_id, day) IN (${claimed})`,
+    remaining: sql`SELECT COUNT(*) AS n FROM ${dirtyDays}`,
+  });
 }
 
 /**
@@ -118,31 +120,29 @@ export async function runRollup(db: Db, options: RollupOptions = {}): Promise<Ro
   let recomputedDays = 0;
   const canContinue = () => batches < maxBatches && Date.now() - started < budgetMs;
 
-  await batch(db, [sql`INSERT OR IGNORE INTO rollup_state (key, value) VALUES ('events_watermark', 0)`]);
+  await namedBatch(db, { init: sql`INSERT OR IGNORE INTO ${rollupState} (key, value) VALUES (${WATERMARK_KEY}, 0)` });
   let watermark = 0;
   for (;;) {
     const state = (await first<{ watermark: number; max_seq: number }>(db, sql`SELECT
-      (SELECT value FROM rollup_state WHERE key = 'events_watermark') AS watermark,
-      COALESCE((SELECT MAX(seq) FROM login_events), 0) AS max_seq`))!;
+      ${WATERMARK} AS watermark, COALESCE((SELECT MAX(seq) FROM ${loginEvents}), 0) AS max_seq`))!;
     watermark = state.watermark;
     if (state.max_seq <= watermark) break;
     if (!canContinue()) return { foldedEvents, recomputedDays, batches, complete: false, watermark };
     const to = Math.min(state.max_seq, watermark + eventChunk);
-    const results = await foldChunk(db, watermark, to);
+    const { advance, folded } = await foldChunk(db, watermark, to);
     batches++;
-    if (changesOf(results, 4) === 1) {
-      foldedEvents += rowsOf<{ n: number }>(results, 5)[0].n;
+    if (advance.meta.changes === 1) {
+      foldedEvents += (folded.results as { n: number }[])[0].n;
       watermark = to;
     }
   }
 
   for (;;) {
     if (!canContinue()) return { foldedEvents, recomputedDays, batches, complete: false, watermark };
-    const results = await recomputeDirtyDays(db, dayChunk);
+    const { cleared, remaining } = await recomputeDirtyDays(db, dayChunk);
     batches++;
-    recomputedDays += changesOf(results, results.length - 2);
-    const remaining = rowsOf<{ n: number }>(results, results.length - 1)[0].n;
-    if (remaining === 0) break;
+    recomputedDays += cleared.meta.changes;
+    if ((remaining.results as { n: number }[])[0].n === 0) break;
   }
   return { foldedEvents, recomputedDays, batches, complete: true, watermark };
 }

@@ -1,19 +1,13 @@
 import { createRoute, OpenAPIHono, z, type RouteConfig } from "@hono/zod-openapi";
 import { assertCanReadOrg, authenticate } from "../../auth/middleware";
 import type { AppEnv } from "../../env";
-import { ApiError } from "../../errors";
+import { errorResponses, invalidInput } from "../../errors";
 import * as q from "../../analytics/org-queries";
-import { dayToDate, formatTimestamp, isoWeekLabel, isoWeekStart, parseDate } from "../../lib/dates";
-import {
-  changePct,
-  dateRangeQuery,
-  identityTypeParam,
-  notFoundOrg,
-  orgSlugParam,
-  readErrors,
-  resolveRange,
-} from "../shared";
+import { previousRange, resolveRange, resolveWeekRange } from "../../analytics/range";
+import { dayToDate, formatTimestamp } from "../../lib/dates";
+import { changePct, dateRangeQuery, foundOrg as found, identityTypeFilter as identityType, identityTypeParam, orgSlugParam } from "../shared";
 import * as s from "./schemas";
+import { activeUsersDays, decodeCursor, encodeCursor, lifecycleWeeks, retentionMatrix, userGrowthDays } from "./shape";
 
 const BASE = "/api/organizations/{org_slug}/analytics";
 
@@ -35,15 +29,11 @@ function orgRoute<Q extends z.ZodObject, R extends z.ZodType>(path: string, summ
     tags: ["Organization analytics"],
     security: [{ bearerAuth: [] }],
     request: { params: orgSlugParam, query },
-    responses: { 200: { content: { "application/json": { schema: response } }, description: "OK" }, ...readErrors },
+    responses: {
+      200: { content: { "application/json": { schema: response } }, description: "OK" },
+      ...errorResponses({ 400: "Invalid query parameter", 403: "Token not authorized for this organization", 404: "Organization not found" }),
+    },
   } satisfies RouteConfig);
-}
-
-const found = <T>(value: T | null, slug: string): T => (value === null ? notFoundOrg(slug) : value);
-const identityType = (t: "human" | "machine" | "all") => (t === "all" ? undefined : t);
-
-function denseDays(start: number, end: number): number[] {
-  return Array.from({ length: end - start + 1 }, (_, i) => start + i);
 }
 
 // ---- the seed reference's endpoints ---------------------------------------------------------
@@ -85,22 +75,6 @@ const recentQuery = z.object({
     .openapi({ description: `Number of logins, 1..${MAX_RECENT_LIMIT} (default 10)`, type: "integer" }),
   cursor: z.string().optional().openapi({ description: 'Opaque; from the previous page\'s `Link: <…>; rel="next"` header' }),
 });
-
-function encodeCursor(c: q.RecentLoginsCursor): string {
-  return btoa(`${c.createdAt}.${c.seq}`).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function decodeCursor(text: string): q.RecentLoginsCursor {
-  let decoded = "";
-  try {
-    decoded = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  } catch {
-    // fall through to the error below
-  }
-  const m = /^(\d{1,15})\.(\d{1,15})$/.exec(decoded);
-  if (!m) throw new ApiError("BAD_REQUEST", "Invalid cursor", [{ path: "cursor", message: "is not a cursor this API issued" }]);
-  return { createdAt: Number(m[1]), seq: Number(m[2]) };
-}
 
 analyticsRoutes.openapi(
   orgRoute(
@@ -147,19 +121,13 @@ analyticsRoutes.openapi(
     const { org_slug } = c.req.valid("param");
     const query = c.req.valid("query");
     if (query.service_id && query.identity_type !== "all") {
-      throw new ApiError("BAD_REQUEST", "service_id cannot be combined with identity_type", [{ path: "service_id", message: "not combinable with identity_type" }]);
+      throw invalidInput("query", [{ path: "service_id", message: "cannot be combined with identity_type" }]);
     }
     const range = resolveRange(query, Date.now());
     const result = found(await q.activeUsers(c.get("db"), org_slug, range, { identityType: identityType(query.identity_type), serviceId: query.service_id }), org_slug);
-    const byDay = new Map(result.days.map((d) => [d.day, d]));
-    const days = denseDays(range.start, range.end).map((day) => {
-      const row = byDay.get(day);
-      return { date: dayToDate(day), dau: row?.dau ?? 0, wau: row?.wau ?? 0, mau: row?.mau ?? 0 };
-    });
-    const withMau = days.filter((d) => d.mau > 0);
-    const stickiness = withMau.length === 0 ? null : Math.round((withMau.reduce((sum, d) => sum + d.dau / d.mau, 0) / withMau.length) * 10_000) / 10_000;
+    const { days, averageStickiness } = activeUsersDays(range, result.days);
     return c.json(
-      { start_date: dayToDate(range.start), end_date: dayToDate(range.end), days, summary: { active_users: result.activeUsers, average_stickiness: stickiness } },
+      { start_date: dayToDate(range.start), end_date: dayToDate(range.end), days, summary: { active_users: result.activeUsers, average_stickiness: averageStickiness } },
       200,
     );
   },
@@ -179,13 +147,7 @@ analyticsRoutes.openapi(
     const query = c.req.valid("query");
     const range = resolveRange(query, Date.now());
     const result = found(await q.userGrowth(c.get("db"), org_slug, range, identityType(query.identity_type)), org_slug);
-    const byDay = new Map(result.days.map((d) => [d.day, d]));
-    let total = result.knownBefore;
-    const days = denseDays(range.start, range.end).map((day) => {
-      const row = byDay.get(day);
-      total += row?.new_users ?? 0;
-      return { date: dayToDate(day), new_users: row?.new_users ?? 0, returning_users: row?.returning_users ?? 0, total_users: total };
-    });
+    const days = userGrowthDays(range, result.days, result.knownBefore);
     return c.json({ start_date: dayToDate(range.start), end_date: dayToDate(range.end), days }, 200);
   },
 );
@@ -204,8 +166,7 @@ analyticsRoutes.openapi(
     const { org_slug } = c.req.valid("param");
     const query = c.req.valid("query");
     const range = resolveRange(query, Date.now());
-    const length = range.end - range.start + 1;
-    const previous = { start: range.start - length, end: range.start - 1 };
+    const previous = previousRange(range);
     const { current, previous: prev } = found(await q.summaryTotals(c.get("db"), org_slug, range, previous, identityType(query.identity_type)), org_slug);
     const metric = (a: number, b: number) => ({ current: a, previous: b, change_pct: changePct(a, b) });
     return c.json(
@@ -226,23 +187,6 @@ analyticsRoutes.openapi(
   },
 );
 
-/** The last day a YYYY-MM-DD date can name. */
-const LAST_DAY = parseDate("9999-12-31")!;
-
-/** Weekly endpoints widen the range to whole ISO weeks (Monday..Sunday, UTC). */
-function weekRange(query: { start_date?: string; end_date?: string }) {
-  const range = resolveRange(query, Date.now());
-  const first = isoWeekStart(range.start);
-  const last = isoWeekStart(range.end);
-  // 9999-12-27..31 widen to a week ending in the year 10000, which YYYY-MM-DD cannot write.
-  if (last + 6 > LAST_DAY) {
-    throw new ApiError("BAD_REQUEST", "end_date's ISO week must end by 9999-12-31", [
-      { path: "end_date", message: "its ISO week ends after 9999-12-31" },
-    ]);
-  }
-  return { first, last, start_date: dayToDate(first), end_date: dayToDate(last + 6) };
-}
-
 analyticsRoutes.openapi(
   orgRoute(
     "lifecycle",
@@ -255,22 +199,9 @@ analyticsRoutes.openapi(
   async (c) => {
     const { org_slug } = c.req.valid("param");
     const query = c.req.valid("query");
-    const weeks = weekRange(query);
+    const weeks = resolveWeekRange(query, Date.now());
     const rows = found(await q.lifecycle(c.get("db"), org_slug, weeks.first, weeks.last, identityType(query.identity_type)), org_slug);
-    const byWeek = new Map(rows.map((r) => [r.week, r]));
-    const out = [];
-    for (let w = weeks.first; w <= weeks.last; w += 7) {
-      const r = byWeek.get(w);
-      out.push({
-        week: isoWeekLabel(w),
-        week_start: dayToDate(w),
-        new: r?.new_users ?? 0,
-        returning: r?.returning_users ?? 0,
-        resurrecting: r?.resurrecting_users ?? 0,
-        dormant: r?.dormant_users ?? 0,
-      });
-    }
-    return c.json({ start_date: weeks.start_date, end_date: weeks.end_date, weeks: out }, 200);
+    return c.json({ start_date: weeks.start_date, end_date: weeks.end_date, weeks: lifecycleWeeks(weeks, rows) }, 200);
   },
 );
 
@@ -286,20 +217,9 @@ analyticsRoutes.openapi(
   async (c) => {
     const { org_slug } = c.req.valid("param");
     const query = c.req.valid("query");
-    const weeks = weekRange(query);
+    const weeks = resolveWeekRange(query, Date.now());
     const result = found(await q.retention(c.get("db"), org_slug, weeks.first, weeks.last, identityType(query.identity_type)), org_slug);
-    const active = new Map(result.activity.map((r) => [`${r.week}:${r.period}`, r.active]));
-    const cohorts = result.cohorts
-      .sort((a, b) => a.week - b.week)
-      .map((cohort) => {
-        const retention = [];
-        for (let k = 1; cohort.week + 7 * k <= weeks.last; k++) {
-          const n = active.get(`${cohort.week}:${k}`) ?? 0;
-          retention.push({ week: k, active: n, rate: Math.round((n / cohort.size) * 10_000) / 10_000 });
-        }
-        return { cohort: isoWeekLabel(cohort.week), week_start: dayToDate(cohort.week), size: cohort.size, retention };
-      });
-    return c.json({ start_date: weeks.start_date, end_date: weeks.end_date, cohorts }, 200);
+    return c.json({ start_date: weeks.start_date, end_date: weeks.end_date, cohorts: retentionMatrix(weeks, result.cohorts, result.activity) }, 200);
   },
 );
 

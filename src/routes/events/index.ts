@@ -4,10 +4,9 @@ import { validator } from "hono/validator";
 import { assertCanWriteEvents, authenticate } from "../../auth/middleware";
 import { ingestRateLimit } from "../../auth/rate-limit";
 import type { AppEnv } from "../../env";
-import { ApiError, zodDetails } from "../../errors";
+import { ApiError, errorResponses, invalidInput, zodDetails } from "../../errors";
 import { ingestBodySchema, ingestResultSchema, parseIngestBody } from "../../ingest/event-schema";
 import { acceptEvents } from "../../ingest/ingest";
-import { errorResponse } from "../shared";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -22,13 +21,14 @@ const postEvents = createRoute({
   request: { body: { content: { "application/json": { schema: ingestBodySchema } }, required: true } },
   responses: {
     202: { content: { "application/json": { schema: ingestResultSchema } }, description: "Stored (duplicates ignored)" },
-    400: errorResponse("Invalid event; nothing was stored"),
-    401: errorResponse("Missing or invalid token"),
-    403: errorResponse("Missing events:write scope, or writing another organization's events"),
-    413: errorResponse("Body over 1 MiB"),
-    415: errorResponse("Body is not JSON"),
-    429: errorResponse("Too many requests for this token (per-token rate limit); see Retry-After"),
-    503: errorResponse("Database or signing keys temporarily unavailable; see Retry-After. Retrying the same events is safe"),
+    ...errorResponses({
+      400: "Invalid event; nothing was stored",
+      403: "Missing events:write scope, or writing another organization's events",
+      413: "Body over 1 MiB",
+      415: "Body is not JSON",
+      429: "Too many requests for this token (per-token rate limit); see Retry-After",
+      503: "Database or signing keys temporarily unavailable; see Retry-After. Retrying the same events is safe",
+    }),
   },
 });
 
@@ -61,10 +61,7 @@ eventsRoutes.post(
   }),
   validator("json", (body) => {
     const parsed = parseIngestBody(body);
-    if (!parsed.success) {
-      const details = zodDetails(parsed.issues);
-      throw new ApiError("BAD_REQUEST", `Invalid event: ${details[0].path || "body"} ${details[0].message}`, details);
-    }
+    if (!parsed.success) throw invalidInput("event", zodDetails(parsed.issues));
     return parsed.data;
   }),
   async (c) => {

@@ -2,8 +2,10 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { assertPlatformOwner, authenticate } from "../../auth/middleware";
 import type { AppEnv } from "../../env";
 import { ORG_SORTS, organizationsEngagement, platformLoginActivity, platformOverview } from "../../analytics/platform-queries";
+import { ORG_WINDOW_DAYS, orgWindows, resolveRange } from "../../analytics/range";
+import { errorResponses } from "../../errors";
 import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
-import { changePct, dateParam, dateRangeQuery, errorResponse, resolveRange } from "../shared";
+import { changePct, dateParam, dateRangeQuery } from "../shared";
 
 export const platformRoutes = new OpenAPIHono<AppEnv>();
 
@@ -12,14 +14,7 @@ platformRoutes.use("/api/platform/*", authenticate, async (c, next) => {
   await next();
 });
 
-const platformErrors = {
-  400: errorResponse("Invalid query parameter"),
-  401: errorResponse("Missing or invalid JWT token"),
-  403: errorResponse("Not a platform-owner token"),
-} as const;
-
-/** Window of the organizations view, in days. */
-export const ORG_WINDOW_DAYS = 28;
+const platformErrors = errorResponses({ 400: "Invalid query parameter", 403: "Not a platform-owner token" });
 
 const orgsQuery = z.object({
   end_date: dateParam.openapi({ description: `Last day of the ${ORG_WINDOW_DAYS}-day window (default today)` }),
@@ -75,8 +70,7 @@ platformRoutes.openapi(
   async (c) => {
     const query = c.req.valid("query");
     const end = query.end_date ? parseDate(query.end_date)! : dayOf(Date.now());
-    const current = { start: end - ORG_WINDOW_DAYS + 1, end };
-    const previous = { start: current.start - ORG_WINDOW_DAYS, end: current.start - 1 };
+    const { current, previous } = orgWindows(end);
     const { rows, total } = await organizationsEngagement(c.get("db"), current, previous, query);
     return c.json(
       {

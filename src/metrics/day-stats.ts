@@ -1,4 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
+import { dailyOrgStats, dailyProviderStats, dailyServiceStats, rollupState, WATERMARK_KEY } from "../db/schema";
 import { DAY_MS } from "../lib/dates";
 
 /**
@@ -23,18 +24,36 @@ export const DAY_MS_SQL = sql.raw(String(DAY_MS));
  * cannot disagree.
  */
 
-/** An identity's first login day, counting logins not yet folded into `identities` (needs `identities i`, `tail_first f`). */
-export const effectiveFirstDay = sql`MIN(COALESCE(i.first_day, f.day), COALESCE(f.day, i.first_day))`;
+/**
+ * An identity's first login day, counting logins not yet folded into `identities`:
+ * `identity` names a row of `identities` and `tailFirst` a row of `tail_first` (LEFT
+ * JOINed: NULL when the identity has no login in the tail).
+ */
+export const effectiveFirstDay = (identity: SQL, tailFirst: SQL) =>
+  sql`MIN(COALESCE(${identity}.first_day, ${tailFirst}.day), COALESCE(${tailFirst}.day, ${identity}.first_day))`;
+
+/** A quoted SQL name (table, column, alias or CTE) as a composable fragment. */
+export const ident = (name: string): SQL => sql`${sql.identifier(name)}`;
+
+/** The aliases most reads use: `identities i LEFT JOIN tail_first f`. */
+export const IDENTITY_ALIAS = ident("i");
+export const TAIL_FIRST_ALIAS = ident("f");
 
 export type Dimension = "identity_type" | "service_id" | "provider";
 
-export const DAILY_TABLE: Record<Dimension, string> = {
-  identity_type: "daily_org_stats",
-  service_id: "daily_service_stats",
-  provider: "daily_provider_stats",
-};
+/** The daily table of each dimension, and its dimension column (by drizzle's objects, so a rename in schema.ts follows). */
+export const DAILY_TABLE = {
+  identity_type: { table: dailyOrgStats, column: ident(dailyOrgStats.identityType.name) },
+  service_id: { table: dailyServiceStats, column: ident(dailyServiceStats.serviceId.name) },
+  provider: { table: dailyProviderStats, column: ident(dailyProviderStats.provider.name) },
+} as const satisfies Record<Dimension, unknown>;
 
-export const METRIC_COLUMNS = "logins, failed_logins, dau, new_users, returning_users, wau, mau";
+/** The metric columns every daily table shares, in `dayStatsSelect`'s order. */
+const m = dailyOrgStats;
+export const METRIC_COLUMNS = sql.join(
+  [m.logins, m.failedLogins, m.dau, m.newUsers, m.returningUsers, m.wau, m.mau].map((c) => ident(c.name)),
+  sql`, `,
+);
 
 export interface DayStatsOptions {
   /** The CTE holding the days to compute (`target` by default). */
@@ -56,23 +75,24 @@ export interface DayStatsOptions {
  * any login in the window (or on the day, without windows) or any failure on the day.
  */
 export function dayStatsSelect(dimension: Dimension, { days = "target", windows = "running" }: DayStatsOptions = {}): SQL {
-  const dim = sql.raw(dimension);
-  const daySet = sql.raw(days);
+  const dim = DAILY_TABLE[dimension].column;
+  const daySet = ident(days);
+  const firstDay = effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS);
   const sameDay = sql`
     SELECT p.org_id, p.day, p.${dim},
       SUM(p.logins) AS logins,
       SUM(p.failures) AS failed_logins,
       SUM(p.logins > 0) AS dau,
-      SUM(p.logins > 0 AND ${effectiveFirstDay} = p.day) AS new_users,
-      SUM(p.logins > 0 AND ${effectiveFirstDay} < p.day) AS returning_users,
+      SUM(p.logins > 0 AND ${firstDay} = p.day) AS new_users,
+      SUM(p.logins > 0 AND ${firstDay} < p.day) AS returning_users,
       0 AS wau, 0 AS mau
     FROM (
       SELECT t.org_id, t.day, a.identity_id, a.${dim}, SUM(a.logins) AS logins, SUM(a.failures) AS failures
       FROM ${daySet} t JOIN activity a ON a.org_id = t.org_id AND a.day = t.day
       GROUP BY t.org_id, t.day, a.identity_id, a.${dim}
     ) p
-    JOIN identities i ON i.id = p.identity_id
-    LEFT JOIN tail_first f ON f.identity_id = p.identity_id
+    JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = p.identity_id
+    LEFT JOIN tail_first ${TAIL_FIRST_ALIAS} ON ${TAIL_FIRST_ALIAS}.identity_id = p.identity_id
     GROUP BY p.org_id, p.day, p.${dim}`;
   if (windows === "none") {
     return sql`SELECT org_id, day, ${dim}, logins, failed_logins, dau, new_users, returning_users, NULL AS wau, NULL AS mau
@@ -143,4 +163,5 @@ function runningWindows(dim: SQL, daySet: SQL): SQL {
 /** The 30 offsets of a MAU window: an event on day d changes WAU/MAU of days d..d+29. */
 export const windowOffsetsCte = sql`offsets(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM offsets WHERE k < 29)`;
 
-export const WATERMARK = sql`COALESCE((SELECT value FROM rollup_state WHERE key = 'events_watermark'), 0)`;
+/** The highest login_events.seq folded by the rollup (0 before the first run). */
+export const WATERMARK = sql`COALESCE((SELECT ${rollupState.value} FROM ${rollupState} WHERE ${rollupState.key} = ${WATERMARK_KEY}), 0)`;
