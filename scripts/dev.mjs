@@ -20,8 +20,8 @@ import { spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generateDemoEvents } from "./demo-data.mjs";
-import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSetup, mintToken, ROOT } from "./dev-keys.mjs";
+import { generateDemoEvents } from "./lib/demo-data.mjs";
+import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSetup, mintToken, ROOT } from "./lib/dev-keys.mjs";
 
 let opts;
 try {
@@ -149,7 +149,7 @@ for (const [stream, out] of [[dev.stdout, process.stdout], [dev.stderr, process.
       if (!m) continue;
       try {
         const result = JSON.parse(m[0]);
-        rollupWaiters.splice(0).forEach((resolve) => resolve(result));
+        for (const resolve of rollupWaiters.splice(0)) resolve(result);
       } catch {
         // not the JSON line we are after
       }

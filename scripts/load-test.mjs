@@ -4,7 +4,7 @@
 //
 //   1. a fresh D1 (--persist-to a temp dir, the real migrations), a throwaway ES256 signing
 //      key in a vars file, and `wrangler dev --test-scheduled` on a free 127.0.0.1 port, serving
-//      a frozen copy of src/ (scripts/bench/snapshot.mjs) so concurrent edits cannot reload it
+//      a frozen copy of src/ (scripts/lib/snapshot.mjs) so concurrent edits cannot reload it
 //   2. a deterministic event universe (seeded PRNG): unique (org, id) events over a few orgs,
 //      users, machines, services and providers, created within the last ~20 days
 //   3. concurrent clients, each with its own token (sub load-client-<n>), post batches of
@@ -34,9 +34,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { throwawaySigner, writeSignerVars } from "./bench/keys.mjs";
-import { freePort, startWrangler } from "./bench/runtime.mjs";
-import { snapshotSources, sourcesChanged } from "./bench/snapshot.mjs";
+import { throwawaySigner, writeSignerVars } from "./lib/keys.mjs";
+import { freePort, startWrangler } from "./lib/runtime.mjs";
+import { snapshotSources, sourcesChanged } from "./lib/snapshot.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -146,7 +146,8 @@ function generateUniverse({ count, orgs, seed, now }) {
   for (let k = 0; k < count; k++) {
     let r = rnd.next() * totalWeight;
     let o = 0;
-    while (o < orgs - 1 && (r -= weights[o]) > 0) o++;
+    r -= weights[0];
+    while (o < orgs - 1 && r > 0) r -= weights[++o];
     const m = model[o];
     const machine = rnd.next() < 0.15;
     const pool = rnd.next() < 0.03 ? m.shared : machine ? m.machines : m.humans;

@@ -14,7 +14,7 @@
 //   --email <address>   email claim
 //   --ttl <span>        lifetime: 30m, 1h, 7d, ... or seconds (default 24h)
 import { parseArgs } from "node:util";
-import { ensureDevSetup, mintToken } from "./dev-keys.mjs";
+import { ensureDevSetup, mintToken } from "./lib/dev-keys.mjs";
 
 const usage = `Usage: npm run -s token -- [--org <slug>] [--platform] [--scope "events:write"] [--service <slug>] [--sub <id>] [--email <addr>] [--ttl 1h]`;
 

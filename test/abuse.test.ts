@@ -147,7 +147,6 @@ describe("security headers on every response", () => {
     const owner = await platformToken();
     const requests: [string, ServedRoute, RequestInit][] = [];
     for (const route of servedRoutes()) {
-      const path = pathFor(route, "acme");
       const body = route.method === "POST" ? JSON.stringify({ id: `hdr-${route.path}`, org: "acme", user_id: "u", service_id: "web", provider: "github" }) : undefined;
       const json = { "content-type": "application/json" };
       requests.push(
@@ -203,7 +202,7 @@ describe("no secret or key material in responses or logs", () => {
           headers: { authorization: `Bearer ${tok}`, "content-type": "application/json" },
           body: route.method === "POST" ? `{"id": "${tok}"` : undefined,
         };
-        responses.push(await requestWith({}, pathFor(route, "acme") + "?start_date=" + tok, init));
+        responses.push(await requestWith({}, `${pathFor(route, "acme")}?start_date=${tok}`, init));
       }
       // broken configuration and a database outage: the error paths that log
       responses.push(await requestWith({ JWT_PUBLIC_JWKS: `${SECRET_CONFIG}{` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));

@@ -40,7 +40,13 @@ function fakeJwksEndpoint(keys: Jwk[] = publicKeys): FakeJwks {
       new Promise<Response>((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason))),
     ]);
   });
-  return { url, calls: () => calls, serve: (a) => void (answer = a) };
+  return {
+    url,
+    calls: () => calls,
+    serve: (a) => {
+      answer = a;
+    },
+  };
 }
 
 const envWith = (jwksUrl: string) => ({ ...env, JWKS_URL: jwksUrl, JWT_PUBLIC_JWKS: "" });

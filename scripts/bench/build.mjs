@@ -1,6 +1,6 @@
 // Bundles scripts/bench/queries.ts (which re-exports the real query builders from src/) into an
 // ES module the bench can import under plain Node. `entry` is the copy inside the run's source
-// snapshot (scripts/bench/snapshot.mjs), so it bundles the snapshot's src/.
+// snapshot (scripts/lib/snapshot.mjs), so it bundles the snapshot's src/.
 import { build } from "esbuild";
 import { pathToFileURL } from "node:url";
 

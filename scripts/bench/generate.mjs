@@ -16,7 +16,7 @@
 // Only identities that have at least one event are stored (as ingest would), with the
 // rollup-maintained columns NULL: the data is "ingested, never rolled up".
 import { DatabaseSync } from "node:sqlite";
-import { prng } from "../demo-data.mjs";
+import { prng } from "../lib/demo-data.mjs";
 
 export const DAY_MS = 86_400_000;
 const PROVIDERS = ["password", "google", "github", "microsoft", "passkey", "saml"];
@@ -49,7 +49,7 @@ const serviceExternalId = (org, k) => {
 
 /** The static part of the model: orgs, their sizes, services, providers, identity blocks. */
 export function planOrgs({ events, orgs, zipf, eventsPerIdentity }) {
-  const weights = Array.from({ length: orgs }, (_, r) => 1 / Math.pow(r + 1, zipf));
+  const weights = Array.from({ length: orgs }, (_, r) => 1 / (r + 1) ** zipf);
   const total = weights.reduce((a, b) => a + b, 0);
   const cdf = new Float64Array(orgs);
   let acc = 0;
@@ -114,7 +114,7 @@ function* eventStream({ orgs: plan, cdf }, { events, from, to, seed, eventIdPref
   const row = new Array(11);
   for (let s = 0; s < slices; s++) {
     const exact = (events * w[s]) / wsum + carry;
-    let n = s === slices - 1 ? events - produced : Math.floor(exact);
+    const n = s === slices - 1 ? events - produced : Math.floor(exact);
     carry = exact - n;
     if (n <= 0) continue;
     const t0 = from + (s * span) / slices;

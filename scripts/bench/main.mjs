@@ -11,11 +11,11 @@ import { buildQueries } from "./build.mjs";
 import { createD1Shim } from "./d1-shim.mjs";
 import { ENDPOINTS } from "./endpoints.mjs";
 import { generate, ingestEvents as syntheticEvents, planOrgs } from "./generate.mjs";
-import { benchKeys } from "./keys.mjs";
+import { benchKeys } from "../lib/keys.mjs";
 import { parseOptions, USAGE } from "./options.mjs";
-import { snapshotSources, sourcesChanged } from "./snapshot.mjs";
+import { snapshotSources, sourcesChanged } from "../lib/snapshot.mjs";
 import { measureQueries } from "./queries-phase.mjs";
-import { freePort, measureLatency, measureRate, startWrangler, timedFetch } from "./runtime.mjs";
+import { freePort, measureLatency, measureRate, startWrangler, timedFetch } from "../lib/runtime.mjs";
 import { fmtInt, fmtMs, fmtRatio, table } from "./stats.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -2,7 +2,7 @@
 // sequential HTTP measurements against it.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { percentile } from "./stats.mjs";
+import { percentile } from "../bench/stats.mjs";
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -43,7 +43,12 @@ export async function startWrangler({ node, wrangler, cwd, config, persistTo, va
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
   let exited = null;
-  const exitPromise = new Promise((resolve) => child.on("exit", (code, signal) => resolve((exited = { code, signal }))));
+  const exitPromise = new Promise((resolve) =>
+    child.on("exit", (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    }),
+  );
   const killGroup = (signal) => {
     try {
       process.kill(-child.pid, signal);

@@ -181,7 +181,7 @@ function generateOrg(org) {
 
   // ---- humans ----
   for (let n = 0; n < org.humans; n++) {
-    let base = `${pick(rand, FIRST)}.${pick(rand, LAST)}`;
+    const base = `${pick(rand, FIRST)}.${pick(rand, LAST)}`;
     let userId = `${base}@${org.domain}`;
     for (let k = 2; usedIds.has(userId); k++) userId = `${base}${k}@${org.domain}`;
     usedIds.add(userId);

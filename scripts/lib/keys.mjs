@@ -3,7 +3,7 @@
 // .dev.vars is never touched and a running `npm run dev` is not disturbed.
 import { writeFileSync } from "node:fs";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { DEV_AUDIENCE, DEV_ISSUER, ensureDevKey, jwtVars, mintToken } from "../dev-keys.mjs";
+import { DEV_AUDIENCE, DEV_ISSUER, ensureDevKey, jwtVars, mintToken } from "./dev-keys.mjs";
 
 /** A fresh ES256 key that exists only for this run: { jwks, issuer, audience, mint(claims) }. */
 export async function throwawaySigner(name, ttl) {
@@ -30,7 +30,7 @@ export async function benchKeys(varsFile) {
   let signer;
   try {
     const { privateJwk, jwks } = await ensureDevKey();
-    signer = { source: "scripts/dev-keys.mjs (.dev/)", jwks, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, mint: (claims) => mintToken(privateJwk, { ttl: "2h", ...claims }) };
+    signer = { source: "scripts/lib/dev-keys.mjs (.dev/)", jwks, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, mint: (claims) => mintToken(privateJwk, { ttl: "2h", ...claims }) };
   } catch (err) {
     signer = { source: `throwaway ES256 key (the dev key did not load: ${err.message})`, ...(await throwawaySigner("bench", "2h")) };
   }

@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exportJWK, generateKeyPair, importJWK, SignJWT } from "jose";
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const DEV_DIR = join(ROOT, ".dev");
 export const PRIVATE_KEY_FILE = join(DEV_DIR, "jwt-private.jwk.json");
 export const PUBLIC_JWKS_FILE = join(DEV_DIR, "jwks.json");
