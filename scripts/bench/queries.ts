@@ -16,5 +16,4 @@ export { organizationsEngagement, platformLoginActivity, platformOverview } from
 export { runRollup } from "../../src/rollup/rollup";
 export { normalizeEvents, storeEvents } from "../../src/ingest/ingest";
 export { DAY_MS, dayOf, dayToDate, isoWeekStart } from "../../src/lib/dates";
-export { ORG_WINDOW_DAYS } from "../../src/routes/platform/index";
-export { resolveRange } from "../../src/routes/shared";
+export { ORG_WINDOW_DAYS, resolveRange } from "../../src/analytics/range";
