@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
-import { runRollup, type RollupOptions } from "../src/rollup/rollup";
+import { ChunkSizer, runRollup, type RollupOptions } from "../src/rollup/rollup";
 import { CRON_ROLLUP } from "../src/scheduled";
 import worker from "../src/index";
 import { expectErrorBody as expectContractBody } from "./contract";
@@ -463,4 +463,48 @@ describe("cron: a rollup run that dies at any call", () => {
       expect(cases.length).toBeGreaterThanOrEqual(counter.calls.length);
     });
   }
+
+  it("a batch that hits D1's time limit is retried with half the chunk, and the run completes exactly", async () => {
+    // A fault-free run on the same shape of tail finds the call number of the first recompute batch.
+    await prepare("tlc");
+    const counter = new FaultyD1(env.DB);
+    await runRollup(createDb(counter));
+    const firstRecompute = counter.calls.findIndex((c) => c.kind === "batch" && /DELETE FROM "dirty_days"/.test(c.sql)) + 1;
+    expect(firstRecompute).toBeGreaterThan(0);
+    await prepare("tl");
+    // The first recompute batch (50 days) hits the limit; the retry with 25 succeeds.
+    const timeLimit = new Error("D1_ERROR: D1 DB storage operation exceeded timeout which caused object to be reset.");
+    const faulty = new FaultyD1(env.DB, { call: firstRecompute, mode: "before", error: timeLimit });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const result = await runRollup(createDb(faulty), { targetBatchMs: 2_000 });
+    expect(faulty.fired).toBe(true);
+    expect(result.complete).toBe(true);
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/time limit, retrying with 25$/));
+    await expectConverged("tl", referenceTables, "after a time-limit retry");
+  });
+});
+
+describe("chunk sizing", () => {
+  it("a given chunk is fixed; the default follows the target time, at most doubling, within [1, max]", () => {
+    const fixed = new ChunkSizer(40, true, 2000, 5000);
+    fixed.observe(1);
+    fixed.observe(60_000);
+    expect(fixed.current).toBe(40);
+
+    const sized = new ChunkSizer(50, false, 2000, 5000);
+    sized.observe(10); // far under target: doubles, not ×200
+    expect(sized.current).toBe(100);
+    sized.observe(4000); // twice the target: halves
+    expect(sized.current).toBe(50);
+    sized.observe(2500); // 50 × 2000 / 2500
+    expect(sized.current).toBe(40);
+    sized.observe(1_000_000);
+    expect(sized.current).toBe(1);
+    for (let i = 0; i < 20; i++) sized.observe(1);
+    expect(sized.current).toBe(5000);
+    expect(sized.shrink()).toBe(true);
+    expect(sized.current).toBe(2500);
+    const one = new ChunkSizer(1, false, 2000, 5000);
+    expect(one.shrink()).toBe(false);
+  });
 });

@@ -5,14 +5,69 @@ import type { Db } from "../env";
 import { DAILY_TABLE, DAY_MS_SQL, dayStatsSelect, METRIC_COLUMNS, WATERMARK, windowOffsetsCte, type Dimension } from "../metrics/day-stats";
 
 export interface RollupOptions {
-  /** Events folded per D1 batch (bounds each batch's work, well under D1's 30 s per query). */
+  /** Events folded per D1 batch. Given: fixed. Default: sized by time (see `targetBatchMs`). */
   eventChunk?: number;
-  /** Dirty (org, day) pairs recomputed per D1 batch. */
+  /** Dirty (org, day) pairs recomputed per D1 batch. Given: fixed. Default: sized by time. */
   dayChunk?: number;
+  /**
+   * What a batch should take when chunks are sized by time: each next chunk is scaled by
+   * target / last batch's duration (at most doubling), so one large organization's days
+   * never make a batch approach D1's 30 s per query, and cheap days go in big chunks.
+   */
+  targetBatchMs?: number;
   /** Stop starting new chunks after this many ms (the cron's CPU/wall budget); the next run continues. */
   budgetMs?: number;
   /** Testing hook: stop after this many batches, as if the invocation had been killed. */
   maxBatches?: number;
+}
+
+/**
+ * A chunk size that follows the measured cost of the last batch: fixed when the caller
+ * gave one, otherwise scaled toward `targetMs` per batch within [1, max].
+ */
+export class ChunkSizer {
+  constructor(
+    private size: number,
+    private readonly fixed: boolean,
+    private readonly targetMs: number,
+    private readonly max: number,
+  ) {}
+
+  get current(): number {
+    return this.size;
+  }
+
+  /** After a batch of the current size took `ms`. */
+  observe(ms: number): void {
+    if (this.fixed) return;
+    const scaled = Math.floor((this.size * this.targetMs) / Math.max(ms, 1));
+    this.size = Math.max(1, Math.min(this.max, this.size * 2, scaled));
+  }
+
+  /** After a batch failed on D1's time limit: half as much, or false when already one. */
+  shrink(): boolean {
+    if (this.size === 1) return false;
+    this.size = Math.max(1, Math.floor(this.size / 2));
+    return true;
+  }
+}
+
+/** D1 resets a statement that runs past its time limit; a smaller chunk can succeed where this one did not. */
+const isD1TimeLimit = (err: unknown) => /exceeded timeout|timed? ?out|too long to execute/i.test((err as Error)?.message ?? "");
+
+/** Runs one batch of `sizer.current`, timing it; on D1's time limit retries with half the chunk. */
+async function sizedBatch<T>(sizer: ChunkSizer, run: (size: number) => Promise<T>): Promise<T> {
+  for (;;) {
+    const started = Date.now();
+    try {
+      const result = await run(sizer.current);
+      sizer.observe(Date.now() - started);
+      return result;
+    } catch (err) {
+      if (!isD1TimeLimit(err) || !sizer.shrink()) throw err;
+      console.warn(`rollup: batch hit D1's time limit, retrying with ${sizer.current}`);
+    }
+  }
 }
 
 export interface RollupResult {
@@ -113,7 +168,9 @@ function recomputeDirtyDays(db: Db, limit: number) {
  * re-run: each batch is atomic and the next run continues where this one stopped.
  */
 export async function runRollup(db: Db, options: RollupOptions = {}): Promise<RollupResult> {
-  const { eventChunk = 5000, dayChunk = 50, budgetMs = 20_000, maxBatches = Number.POSITIVE_INFINITY } = options;
+  const { budgetMs = 20_000, maxBatches = Number.POSITIVE_INFINITY, targetBatchMs = 2_000 } = options;
+  const events = new ChunkSizer(options.eventChunk ?? 5_000, options.eventChunk !== undefined, targetBatchMs, 50_000);
+  const days = new ChunkSizer(options.dayChunk ?? 50, options.dayChunk !== undefined, targetBatchMs, 5_000);
   const started = Date.now();
   let batches = 0;
   let foldedEvents = 0;
@@ -128,8 +185,12 @@ export async function runRollup(db: Db, options: RollupOptions = {}): Promise<Ro
     watermark = state.watermark;
     if (state.max_seq <= watermark) break;
     if (!canContinue()) return { foldedEvents, recomputedDays, batches, complete: false, watermark };
-    const to = Math.min(state.max_seq, watermark + eventChunk);
-    const { advance, folded } = await foldChunk(db, watermark, to);
+    const from = watermark;
+    let to = from;
+    const { advance, folded } = await sizedBatch(events, (size) => {
+      to = Math.min(state.max_seq, from + size);
+      return foldChunk(db, from, to);
+    });
     batches++;
     if (advance.meta.changes === 1) {
       foldedEvents += (folded.results as { n: number }[])[0].n;
@@ -139,7 +200,7 @@ export async function runRollup(db: Db, options: RollupOptions = {}): Promise<Ro
 
   for (;;) {
     if (!canContinue()) return { foldedEvents, recomputedDays, batches, complete: false, watermark };
-    const { cleared, remaining } = await recomputeDirtyDays(db, dayChunk);
+    const { cleared, remaining } = await sizedBatch(days, (size) => recomputeDirtyDays(db, size));
     batches++;
     recomputedDays += cleared.meta.changes;
     if ((remaining.results as { n: number }[])[0].n === 0) break;
