@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
-import { createDb } from "./db/client";
+import { BOOKMARK_HEADER, createDb, sessionFor } from "./db/client";
 import { type AppEnv, loadConfig } from "./env";
 import { errorBody, handleError, invalidInput, zodDetails } from "./errors";
 import { analyticsRoutes } from "./routes/analytics";
@@ -32,10 +32,16 @@ export function createApp() {
     },
   );
 
+  // Every request runs in one D1 session (Sessions API): GETs may read from a replica no
+  // older than the client's bookmark, writes go to the primary, and the response carries
+  // the session's bookmark for the client's next request (read-your-writes).
   app.use("*", async (c, next) => {
     c.set("config", loadConfig(c.env));
-    c.set("db", createDb(c.env.DB));
+    const session = sessionFor(c.env.DB, c.req.method === "GET" || c.req.method === "HEAD" ? "read" : "write", c.req.header(BOOKMARK_HEADER));
+    c.set("db", createDb(session));
     await next();
+    const bookmark = session.getBookmark();
+    if (bookmark) c.header(BOOKMARK_HEADER, bookmark);
   });
 
   // Browser login pages may post events (and dashboards read) from the origins the
@@ -46,8 +52,8 @@ export function createApp() {
     cors({
       origin: (origin, c) => (c.get("config").CORS_ALLOWED_ORIGINS.includes(origin) ? origin : null),
       allowMethods: ["GET", "POST"],
-      allowHeaders: ["Authorization", "Content-Type"],
-      exposeHeaders: ["Link", "Retry-After"],
+      allowHeaders: ["Authorization", "Content-Type", BOOKMARK_HEADER],
+      exposeHeaders: ["Link", "Retry-After", BOOKMARK_HEADER],
       maxAge: 600,
     }),
   );

@@ -9,6 +9,12 @@ import { pathFor, servedRoutes, type ServedRoute } from "./routes";
 
 const storedEvents = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM login_events").first<{ n: number }>())!.n;
 
+/** A D1 (and its sessions) whose every call fails as an outage does. */
+function downD1() {
+  const fail = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")), getBookmark: () => null };
+  return { ...fail, withSession: () => fail };
+}
+
 let eventSeq = 0;
 const postEvent = (tok: string, overrides: Partial<Bindings> = {}, headers: Record<string, string> = {}) =>
   requestWith(overrides, "/api/events", {
@@ -173,7 +179,7 @@ describe("security headers on every response", () => {
     });
     expect(big.status).toBe(413);
     expectHeaders(big, "413");
-    const down = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")) };
+    const down = downD1();
     const unavailable = await requestWith({ DB: down as unknown as D1Database }, "/api/organizations/acme/analytics/summary", { headers: { authorization: `Bearer ${await platformToken()}` } });
     expect(unavailable.status).toBe(503);
     expectHeaders(unavailable, "503");
@@ -207,7 +213,7 @@ describe("no secret or key material in responses or logs", () => {
       // broken configuration and a database outage: the error paths that log
       responses.push(await requestWith({ JWT_PUBLIC_JWKS: `${SECRET_CONFIG}{` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
       responses.push(await requestWith({ JWKS_URL: `not a url ${SECRET_CONFIG}` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
-      const down = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")) };
+      const down = downD1();
       responses.push(await requestWith({ DB: down as unknown as D1Database }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
     }
     const statuses = new Set(responses.map((r) => r.status));

@@ -62,8 +62,9 @@ export class FaultyD1 implements D1Database {
     return this.intercept("exec", query, () => this.real.exec(query));
   }
 
+  /** The app runs each request in a session: the session's calls go through this same fault plan. */
   withSession(): D1DatabaseSession {
-    throw new Error("FaultyD1 does not wrap sessions; the app does not use them");
+    return { prepare: (query) => this.prepare(query), batch: (statements) => this.batch(statements), getBookmark: () => null } as D1DatabaseSession;
   }
 
   dump(): Promise<ArrayBuffer> {

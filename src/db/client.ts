@@ -4,8 +4,30 @@ import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import type { Db } from "../env";
 import * as schema from "./schema";
 
-export function createDb(d1: D1Database): Db {
-  return drizzle(d1, { schema });
+/** A database or a Sessions API session (`DB.withSession(...)`): both prepare and batch. */
+export type D1Handle = D1Database | D1DatabaseSession;
+
+export function createDb(d1: D1Handle): Db {
+  // drizzle's D1 driver only calls prepare() and batch(), which a session has too.
+  return drizzle(d1 as D1Database, { schema });
+}
+
+/** Response/request header carrying a D1 Sessions API bookmark (read-your-writes across requests). */
+export const BOOKMARK_HEADER = "x-d1-bookmark";
+
+/** D1 bookmarks look like `0000003a-00000010-00004f4e-9f3c…` (hex groups); anything else is ignored. */
+const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
+
+/**
+ * The session a request runs in. Reads may be served by a read replica
+ * ("first-unconstrained"), but never one older than the bookmark the client sends back;
+ * writes start on the primary ("first-primary"). Without read replication every session
+ * is the primary, so this changes nothing for a single-database deployment. A missing or
+ * malformed bookmark falls back to the constraint: never an error.
+ */
+export function sessionFor(d1: D1Database, kind: "read" | "write", bookmark: string | undefined): D1DatabaseSession {
+  if (kind === "write") return d1.withSession("first-primary");
+  return d1.withSession(bookmark && BOOKMARK.test(bookmark) ? bookmark : "first-unconstrained");
 }
 
 const dialect = new SQLiteAsyncDialect();
