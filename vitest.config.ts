@@ -51,6 +51,10 @@ export default defineConfig(async () => {
           // A second limiter with a tiny budget, swapped in for INGEST_RATE_LIMITER by the
           // rate-limit tests (test/abuse.test.ts); the suite itself runs under wrangler.toml's.
           ratelimits: { TEST_STRICT_LIMITER: { namespace_id: "9001", simple: { limit: 3, period: 60 } } },
+          // A real queue producer for test/queue.test.ts, swapped in as EVENTS_QUEUE there only: the
+          // suite itself runs without a queue (direct ingest, the default). No consumer is attached;
+          // the tests deliver batches to the worker's queue handler themselves.
+          queueProducers: { TEST_EVENTS_QUEUE: { queueName: "loginpulse-events-test" } },
         },
       }),
     ],

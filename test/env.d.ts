@@ -8,6 +8,7 @@ declare global {
       TEST_SIGNING_KEYS: string;
       TEST_STRICT_LIMITER: RateLimit;
       TEST_INGEST_RATE_PERIOD: string;
+      TEST_EVENTS_QUEUE: Queue;
     }
   }
 }

@@ -79,7 +79,7 @@ function readPaths(route: ServedRoute, org: string, variants = false): string[] 
   return variants && names.has("identity_type") ? [base, `${base}&identity_type=human`, `${base}&identity_type=machine`] : [base];
 }
 
-const readRoutes = () => servedRoutes().filter((r) => r.kind === "org" || r.kind === "platform");
+const readRoutes = () => servedRoutes().filter((r) => r.method === "GET" && (r.kind === "org" || r.kind === "platform"));
 
 // Each 503 logs a warning and each 500 an error; keep the output readable, and check they are logged.
 const warn = vi.spyOn(console, "warn").mockImplementation(() => {});

@@ -2,6 +2,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { exports } from "cloudflare:workers";
 import { importJWK, SignJWT, type JWTPayload } from "jose";
 import { createDb } from "../src/db/client";
+import type { Bindings } from "../src/env";
 import worker from "../src/index";
 import { runRollup, type RollupOptions } from "../src/rollup/rollup";
 
@@ -56,7 +57,7 @@ export function request(path: string, init: RequestInit & { token?: string } = {
  * The same request through the worker's default export, with some bindings replaced:
  * a failing D1, a strict rate limiter, a remote JWKS_URL, allowed CORS origins.
  */
-export async function requestWith(overrides: Partial<Cloudflare.Env>, path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
+export async function requestWith(overrides: Partial<Bindings & Cloudflare.Env>, path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (init.token) headers.set("authorization", `Bearer ${init.token}`);
   const ctx = createExecutionContext();

@@ -167,7 +167,7 @@ describe("tenant isolation", () => {
 
   describe("refusals on every route", () => {
     const everyOrgRoute = () => orgRoutes();
-    const expect403 = async (path: string, tok: string) => expectErrorBody(await request(path, { token: tok }), 403, "FORBIDDEN");
+    const expect403 = async (path: string, tok: string, method = "GET") => expectErrorBody(await request(path, { method, token: tok }), 403, "FORBIDDEN");
 
     it("A's token gets 403 on B's data, and B's on A's, on every org route", async () => {
       const bToken = await orgToken(B);
@@ -206,9 +206,9 @@ describe("tenant isolation", () => {
         await token({ claims: { org: A, service: "web" } }),
         await token(),
       ];
-      for (const route of platformRoutes) for (const tok of nonOwners) await expect403(route.path, tok);
+      for (const route of platformRoutes) for (const tok of nonOwners) await expect403(route.path, tok, route.method);
       // and the owner is let in (the refusals are not a broken route)
-      for (const route of platformRoutes) expect((await request(route.path, { token: await platformToken() })).status).toBe(200);
+      for (const route of platformRoutes) expect((await request(route.path, { method: route.method, token: await platformToken() })).status).toBe(200);
     });
 
     it("an A-bound ingest token cannot write B's events, and nothing is stored", async () => {

@@ -25,7 +25,7 @@ export interface ServedRoute {
 
 function kindOf(method: string, path: string): RouteKind {
   if (path.startsWith("/api/organizations/:org_slug/") && method === "GET") return "org";
-  if (path.startsWith("/api/platform/") && method === "GET") return "platform";
+  if (path.startsWith("/api/platform/") && (method === "GET" || method === "POST")) return "platform";
   if (path === "/api/events" && method === "POST") return "ingest";
   if ((path === "/health" || path === "/openapi.json") && method === "GET") return "public";
   throw new Error(`test/routes.ts: no access rule known for ${method} ${path}; classify it before shipping`);

@@ -1,4 +1,5 @@
 import {
+  blob,
   index,
   integer,
   primaryKey,
@@ -192,3 +193,16 @@ export const rollupState = sqliteTable("rollup_state", {
 });
 
 export const WATERMARK_KEY = "events_watermark";
+
+/**
+ * Messages the ingest queue gave up on (after its retries), parked by the dead-letter
+ * queue's consumer until an operator replays them (POST /api/platform/dead-letters/replay).
+ * `body` is the message as enqueued (gzipped JSON of one request's events).
+ */
+export const deadLetters = sqliteTable("dead_letters", {
+  messageId: text("message_id").primaryKey(),
+  queue: text("queue").notNull(),
+  body: blob("body", { mode: "buffer" }).notNull(),
+  attempts: integer("attempts").notNull(),
+  parkedAt: integer("parked_at").notNull(),
+});

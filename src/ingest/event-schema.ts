@@ -73,5 +73,13 @@ export function parseIngestBody(body: unknown): { success: true; data: IngestBod
 }
 
 export const ingestResultSchema = z
-  .object({ accepted: z.number().int(), duplicates: z.number().int() })
+  .object({
+    accepted: z.number().int().openapi({ description: "Events stored (direct); events enqueued (queued)" }),
+    duplicates: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Events already stored or repeated in the request (direct); null when queued, as they are not known yet" }),
+    queued: z.literal(true).optional().openapi({ description: "Present when the events were enqueued (EVENTS_QUEUE) rather than stored" }),
+  })
   .openapi("IngestResult");

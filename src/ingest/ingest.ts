@@ -6,6 +6,7 @@ import { invalidInput, type ErrorDetail } from "../errors";
 import { assertCanWriteOrg } from "../auth/middleware";
 import type { Principal } from "../auth/principal";
 import { MAX_FUTURE_SKEW_MS, type IngestBody, type LoginEventInput } from "./event-schema";
+import { enqueueEvents } from "./queue";
 
 export interface IngestContext {
   /** Receive time, ms. */
@@ -136,13 +137,19 @@ export async function storeEvents(db: Db, events: NormalizedEvent[], now: number
   return { accepted, duplicates: events.length - accepted };
 }
 
+export type IngestResult = { accepted: number; duplicates: number } | { accepted: number; duplicates: null; queued: true };
+
 /**
  * Event acceptance, shared by every way events arrive: normalize (defaults, the
- * future-skew rule), check the token's organization binding against every event, store.
+ * future-skew rule), check the token's organization binding against every event, then
+ * store — or, with a queue, enqueue the request's events as one message for the queue
+ * consumer to store through the same `storeEvents` (duplicates are then not known yet:
+ * `duplicates: null`). A request too large for one message is stored directly.
  * The caller has already authenticated the token and checked its events:write scope.
  */
-export async function acceptEvents(db: Db, principal: Principal, body: IngestBody, ctx: IngestContext) {
+export async function acceptEvents(db: Db, principal: Principal, body: IngestBody, ctx: IngestContext, queue?: Queue): Promise<IngestResult> {
   const events = normalizeEvents(body.events, ctx, body.batch);
   assertCanWriteOrg(principal, new Set(events.map((e) => e.org)));
+  if (queue && (await enqueueEvents(queue, events, ctx.now))) return { accepted: events.length, duplicates: null, queued: true };
   return storeEvents(db, events, ctx.now);
 }

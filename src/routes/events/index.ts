@@ -20,7 +20,7 @@ const postEvents = createRoute({
   security: [{ bearerAuth: [] }],
   request: { body: { content: { "application/json": { schema: ingestBodySchema } }, required: true } },
   responses: {
-    202: { content: { "application/json": { schema: ingestResultSchema } }, description: "Stored (duplicates ignored)" },
+    202: { content: { "application/json": { schema: ingestResultSchema } }, description: "Stored (duplicates ignored), or enqueued when EVENTS_QUEUE is configured (`queued: true`, `duplicates: null`)" },
     ...errorResponses({
       400: "Invalid event; nothing was stored",
       403: "Missing events:write scope, or writing another organization's events",
@@ -66,6 +66,6 @@ eventsRoutes.post(
   }),
   async (c) => {
     const ctx = { now: Date.now(), edgeCountry: c.req.raw.cf?.country as string | undefined };
-    return c.json(await acceptEvents(c.get("db"), c.get("principal"), c.req.valid("json"), ctx), 202);
+    return c.json(await acceptEvents(c.get("db"), c.get("principal"), c.req.valid("json"), ctx, c.env.EVENTS_QUEUE), 202);
   },
 );

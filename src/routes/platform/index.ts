@@ -4,6 +4,7 @@ import type { AppEnv } from "../../env";
 import { ORG_SORTS, organizationsEngagement, platformLoginActivity, platformOverview } from "../../analytics/platform-queries";
 import { ORG_WINDOW_DAYS, orgWindows, resolveRange } from "../../analytics/range";
 import { errorResponses } from "../../errors";
+import { listDeadLetters, replayDeadLetters } from "../../ingest/queue";
 import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
 import { changePct, dateParam, dateRangeQuery } from "../shared";
 
@@ -151,4 +152,68 @@ platformRoutes.openapi(
     const totals = (await platformOverview(c.get("db"), range))!;
     return c.json({ start_date: dayToDate(range.start), end_date: dayToDate(range.end), ...totals }, 200);
   },
+);
+
+// ---- ingest queue: dead letters ------------------------------------------------------------
+
+const deadLetterSchema = z.object({
+  message_id: z.string(),
+  queue: z.string(),
+  attempts: z.number().int(),
+  parked_at: z.string(),
+  bytes: z.number().int(),
+});
+
+platformRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/platform/dead-letters",
+    summary: "Ingest messages parked by the dead-letter queue",
+    description:
+      "With queue-buffered ingest (EVENTS_QUEUE), a message that still fails after its retries goes to the dead-letter queue, whose consumer parks it here. " +
+      "Oldest first; `total` counts every parked message. Empty without a queue.",
+    tags: ["Platform operations"],
+    security: [{ bearerAuth: [] }],
+    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100).openapi({ type: "integer" }) }) },
+    responses: {
+      200: { content: { "application/json": { schema: z.object({ total: z.number().int(), dead_letters: z.array(deadLetterSchema) }) } }, description: "OK" },
+      ...platformErrors,
+    },
+  }),
+  async (c) => {
+    const { rows, total } = await listDeadLetters(c.get("db"), c.req.valid("query").limit);
+    return c.json({ total, dead_letters: rows.map((r) => ({ ...r, parked_at: formatTimestamp(r.parked_at) })) }, 200);
+  },
+);
+
+platformRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/api/platform/dead-letters/replay",
+    summary: "Replay parked ingest messages",
+    description:
+      "Stores up to `limit` parked messages, oldest first, through the same idempotent path as ingest (event ids make a replay of anything already stored a no-op) " +
+      "and removes each one stored. A message that still fails stays parked and is listed in `failed`.",
+    tags: ["Platform operations"],
+    security: [{ bearerAuth: [] }],
+    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(25).openapi({ type: "integer" }) }) },
+    responses: {
+      200: {
+        content: {
+          "application/json": {
+            schema: z.object({
+              replayed: z.number().int(),
+              accepted: z.number().int(),
+              duplicates: z.number().int(),
+              failed: z.array(z.object({ message_id: z.string(), error: z.string() })),
+              remaining: z.number().int(),
+            }),
+          },
+        },
+        description: "OK",
+      },
+      ...platformErrors,
+    },
+  }),
+  async (c) => c.json(await replayDeadLetters(c.get("db"), c.req.valid("query").limit), 200),
 );
