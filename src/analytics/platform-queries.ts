@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { all, first, namedBatch } from "../db/client";
 import type { Db } from "../env";
+import { dailyPlatformStats } from "../db/schema";
 import { DAY_MS_SQL, effectiveFirstDay, IDENTITY_ALIAS, TAIL_FIRST_ALIAS, WATERMARK } from "../metrics/day-stats";
 import type { DayRange } from "./range";
 
@@ -14,14 +15,18 @@ const platformTailCtes = sql`tail AS (
   tail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM tail WHERE outcome = 'success' GROUP BY identity_id)`;
 
 /**
- * Logins per day across organizations. Logins are additive, so sealed days come
- * from daily_org_stats, days folded but not yet recomputed from daily_activity,
- * and the tail is counted raw.
+ * Logins per day across organizations. Logins are additive, so days without a dirty pair
+ * come from daily_platform_stats (one row a day); on days with dirty pairs the clean
+ * organizations' rows come from daily_org_stats and the dirty ones from daily_activity
+ * (folded, not yet recomputed); the tail is counted raw.
  */
 function platformLoginsSql({ start, end }: DayRange): SQL {
-  return sql`SELECT s.day, s.logins FROM daily_org_stats s
-      WHERE s.day BETWEEN ${start} AND ${end}
-        AND NOT EXISTS (SELECT 1 FROM dirty_days d WHERE d.org_id = s.org_id AND d.day = s.day)
+  return sql`SELECT p.day, p.logins FROM ${dailyPlatformStats} p
+      WHERE p.day BETWEEN ${start} AND ${end} AND p.day NOT IN (SELECT day FROM dirty_days)
+    UNION ALL
+    SELECT s.day, s.logins FROM (SELECT DISTINCT day FROM dirty_days WHERE day BETWEEN ${start} AND ${end}) dd
+      CROSS JOIN daily_org_stats s ON s.day = dd.day
+      WHERE NOT EXISTS (SELECT 1 FROM dirty_days d WHERE d.org_id = s.org_id AND d.day = s.day)
     UNION ALL
     -- CROSS JOIN fixes the order: walk the (few) dirty days, not every org's activity in the range
     SELECT a.day, a.logins FROM dirty_days d CROSS JOIN daily_activity a ON a.org_id = d.org_id AND a.day = d.day

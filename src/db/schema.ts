@@ -176,6 +176,18 @@ export const dailyProviderStats = sqliteTable(
   (t) => [primaryKey({ columns: [t.orgId, t.day, t.provider] })],
 );
 
+/**
+ * Logins and failed logins per day over every organization: the sum of daily_org_stats
+ * for the day, so platform-wide day series read one row per day instead of one per
+ * organization and type. A day is only read from here while none of its (org, day) pairs
+ * is dirty; the rollup rewrites a day's row whenever it recomputes any pair of that day.
+ */
+export const dailyPlatformStats = sqliteTable("daily_platform_stats", {
+  day: integer("day").primaryKey(),
+  logins: integer("logins").notNull(),
+  failedLogins: integer("failed_logins").notNull(),
+});
+
 /** (org, day) pairs whose daily rows must be recomputed by the next rollup pass. */
 export const dirtyDays = sqliteTable(
   "dirty_days",

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { first, namedBatch } from "../db/client";
-import { dailyActivity, dirtyDays, identities, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
+import { dailyActivity, dailyOrgStats, dailyPlatformStats, dirtyDays, identities, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
 import type { Db } from "../env";
 import { DAILY_TABLE, DAY_MS_SQL, dayStatsSelect, METRIC_COLUMNS, WATERMARK, windowOffsetsCte, type Dimension } from "../metrics/day-stats";
 
@@ -157,6 +157,12 @@ function recomputeDirtyDays(db: Db, limit: number) {
   );
   return namedBatch(db, {
     ...perDimension,
+    // The platform rows of the claimed days, from every organization's rows of those days
+    // (after they were rewritten above); a day with pairs still dirty is not read from here.
+    platformClear: sql`DELETE FROM ${dailyPlatformStats} WHERE day IN (SELECT day FROM (${claimed}))`,
+    platformFill: sql`INSERT INTO ${dailyPlatformStats} (day, logins, failed_logins)
+      SELECT s.day, SUM(s.logins), SUM(s.failed_logins) FROM ${dailyOrgStats} s
+      WHERE s.day IN (SELECT day FROM (${claimed})) GROUP BY s.day`,
     cleared: sql`DELETE FROM ${dirtyDays} WHERE (org_id, day) IN (${claimed})`,
     remaining: sql`SELECT COUNT(*) AS n FROM ${dirtyDays}`,
   });
