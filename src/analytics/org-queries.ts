@@ -2,6 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { batch } from "../db/client";
 import type { Db } from "../env";
 import { DAILY_TABLE, dayStatsSelect, effectiveFirstDay, ident, IDENTITY_ALIAS, METRIC_COLUMNS, TAIL_FIRST_ALIAS, type Dimension } from "../metrics/day-stats";
+import { activeWindowSeries, windowedActiveCount } from "../metrics/active-windows";
 import { activeIdentitiesSql, identityTypeFilter as typeFilter, liveCtes } from "./live";
 import type { DayRange } from "./range";
 
@@ -133,7 +134,9 @@ export async function activeUsers(db: Db, orgSlug: string, range: DayRange, filt
         FROM (${dailyRows("identity_type", range)}) WHERE 1 ${typeFilter(filter.identityType)} GROUP BY day`;
   const result = await readOrg<[{ day: number; dau: number; wau: number; mau: number }[], { n: number }[]]>(db, orgSlug, [
     sql`WITH ${live} ${rows}`,
-    sql`WITH ${live} SELECT COUNT(*) AS n FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType, serviceRef)})`,
+    serviceRef
+      ? sql`WITH ${live} SELECT COUNT(*) AS n FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType, serviceRef)})`
+      : sql`WITH ${live} SELECT ${windowedActiveCount(range.start, range.end, filter.identityType) ?? sql`(SELECT COUNT(*) FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType)}))`} AS n`,
   ]);
   if (!result) return null;
   return { days: result[0], activeUsers: result[1][0]?.n ?? 0 };
@@ -171,7 +174,8 @@ export interface RangeTotals {
 /** Totals for `range` and `previous` (which must end the day before `range` starts). */
 export async function summaryTotals(db: Db, orgSlug: string, range: DayRange, previous: DayRange, identityType?: IdentityType) {
   const live = liveCtes(orgSlug, previous.start, range.end);
-  const distinct = (r: DayRange, t?: IdentityType) => sql`(SELECT COUNT(*) FROM (${activeIdentitiesSql(r.start, r.end, t)}))`;
+  const distinct = (r: DayRange, t?: IdentityType) =>
+    windowedActiveCount(r.start, r.end, t) ?? sql`(SELECT COUNT(*) FROM (${activeIdentitiesSql(r.start, r.end, t)}))`;
   const machine = (r: DayRange) => (identityType === "human" ? sql`0` : distinct(r, "machine"));
   const totals = (r: DayRange) => sql`SELECT
       COALESCE(SUM(logins), 0) AS logins, COALESCE(SUM(failed_logins), 0) AS failed_logins, COALESCE(SUM(new_users), 0) AS new_users,
@@ -206,22 +210,34 @@ export interface LifecycleRow {
 }
 
 /** `firstWeek`/`lastWeek` are Mondays (day numbers). */
+/**
+ * `firstWeek`/`lastWeek` are Mondays (day numbers). Per ISO week W, from the kept window
+ * counts: active(W) = active in the 7 days ending Sunday W, active(W−1) likewise, and
+ * returning(W) = active(W) + active(W−1) − active in the 14 days ending Sunday W (the union);
+ * new(W) = identities whose first login falls in W (the daily tables' new users); then
+ * resurrecting = active(W) − returning − new and dormant = active(W−1) − returning.
+ */
 export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, lastWeek: number, identityType?: IdentityType) {
+  const end = lastWeek + 6;
+  const week = activeWindowSeries("a7", 7, end, identityType);
+  const fortnight = activeWindowSeries("a14", 14, end, identityType);
   const result = await readOrg<[LifecycleRow[]]>(db, orgSlug, [
-    sql`WITH ${liveCtes(orgSlug, firstWeek, lastWeek + 6)}, ${activeWeeksCte(firstWeek - 7, lastWeek + 6, identityType)},
-      flags AS (
-        SELECT identity_id, week, MAX(kind = 0) AS cur, MAX(kind = 1) AS prev FROM (
-          SELECT identity_id, week, 0 AS kind FROM iw UNION ALL SELECT identity_id, week + 7, 1 FROM iw
-        ) WHERE week BETWEEN ${firstWeek} AND ${lastWeek} GROUP BY identity_id, week
+    sql`WITH ${liveCtes(orgSlug, firstWeek, end)}, ${week.cte}, ${fortnight.cte},
+      weeks(w) AS (SELECT ${firstWeek} UNION ALL SELECT w + 7 FROM weeks WHERE w < ${lastWeek}),
+      new_days AS (SELECT day, new_users FROM (${dailyRows("identity_type", { start: firstWeek, end }, "none")}) WHERE 1 ${typeFilter(identityType)}),
+      counts AS (
+        SELECT w,
+          ${week.activeAt(sql`w + 6`)} AS cur,
+          ${week.activeAt(sql`w - 1`)} AS prev,
+          ${fortnight.activeAt(sql`w + 6`)} AS either,
+          (SELECT COALESCE(SUM(new_users), 0) FROM new_days WHERE day BETWEEN w AND w + 6) AS new_users
+        FROM weeks
       )
-      SELECT fl.week,
-        SUM(fl.cur AND ${firstDay} >= fl.week) AS new_users,
-        SUM(fl.cur AND fl.prev) AS returning_users,
-        SUM(fl.cur AND NOT fl.prev AND ${firstDay} < fl.week) AS resurrecting_users,
-        SUM(fl.prev AND NOT fl.cur) AS dormant_users
-      FROM flags fl JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = fl.identity_id
-        LEFT JOIN tail_first ${TAIL_FIRST_ALIAS} ON ${TAIL_FIRST_ALIAS}.identity_id = fl.identity_id
-      GROUP BY fl.week`,
+      SELECT w AS week, new_users,
+        cur + prev - either AS returning_users,
+        cur - (cur + prev - either) - new_users AS resurrecting_users,
+        prev - (cur + prev - either) AS dormant_users
+      FROM counts`,
   ]);
   return result?.[0] ?? null;
 }

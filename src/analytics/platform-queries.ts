@@ -2,6 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { all, first, namedBatch } from "../db/client";
 import type { Db } from "../env";
 import { dailyPlatformStats } from "../db/schema";
+import { platformWindowedActiveCount } from "../metrics/active-windows";
 import { DAY_MS_SQL, effectiveFirstDay, IDENTITY_ALIAS, TAIL_FIRST_ALIAS, WATERMARK } from "../metrics/day-stats";
 import type { DayRange } from "./range";
 
@@ -54,10 +55,13 @@ export async function platformOverview(db: Db, range: DayRange) {
       (SELECT COUNT(*) FROM organizations) AS organizations,
       (SELECT COUNT(*) FROM identities WHERE first_day IS NOT NULL)
         + (SELECT COUNT(*) FROM tail_first f JOIN identities i ON i.id = f.identity_id WHERE i.first_day IS NULL) AS identities,
-      (SELECT COUNT(*) FROM (
-        SELECT identity_id FROM daily_activity WHERE day BETWEEN ${range.start} AND ${range.end} AND logins > 0
-        UNION SELECT identity_id FROM tail WHERE outcome = 'success' AND day BETWEEN ${range.start} AND ${range.end}
-      )) AS active_identities,
+      ${
+        platformWindowedActiveCount(range.start, range.end) ??
+        sql`(SELECT COUNT(*) FROM (
+          SELECT identity_id FROM daily_activity WHERE day BETWEEN ${range.start} AND ${range.end} AND logins > 0
+          UNION SELECT identity_id FROM tail WHERE outcome = 'success' AND day BETWEEN ${range.start} AND ${range.end}
+        ))`
+      } AS active_identities,
       (SELECT COALESCE(SUM(logins), 0) FROM (${platformLoginsSql(range)})) AS logins`);
 }
 

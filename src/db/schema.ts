@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import {
   blob,
   index,
@@ -117,6 +118,32 @@ export const dailyActivity = sqliteTable(
     primaryKey({ columns: [t.orgId, t.day, t.identityId, t.serviceId, t.provider] }),
     // platform-wide reads over a window of days across every organization
     index("daily_activity_day").on(t.day),
+    // an identity's login days: its previous and next login around a day (the fold's window deltas)
+    index("daily_activity_identity_day").on(t.identityId, t.day),
+  ],
+);
+
+/**
+ * Distinct active identities over trailing windows of the preset lengths
+ * (`ACTIVE_WINDOW_LENGTHS`), kept as difference arrays: the number of identities of a type
+ * with a login in [e − L + 1, e] is SUM(delta) over rows with day <= e. An identity's login
+ * days x₁ < x₂ < … cover disjoint spans of window ends [xᵢ, min(xᵢ + L, xᵢ₊₁) − 1], each a
+ * +1 at its start and a −1 after its end; the fold adds a new login day by adding its span
+ * and shortening its predecessor's, so a late event in a gap is exact too.
+ */
+export const activeWindowDeltas = sqliteTable(
+  "active_window_deltas",
+  {
+    orgId: integer("org_id").notNull(),
+    identityType: text("identity_type", { enum: ["human", "machine"] }).notNull(),
+    windowDays: integer("window_days").notNull(),
+    day: integer("day").notNull(),
+    delta: integer("delta").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.identityType, t.windowDays, t.day] }),
+    // rows whose delta cancelled out, which the fold deletes so the table stays canonical
+    index("active_window_deltas_zero").on(t.orgId).where(sql`delta = 0`),
   ],
 );
 

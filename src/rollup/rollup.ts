@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import { first, namedBatch } from "../db/client";
-import { dailyActivity, dailyOrgStats, dailyPlatformStats, dirtyDays, identities, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
+import { activeWindowDeltas, dailyActivity, dailyOrgStats, dailyPlatformStats, dirtyDays, identities, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
 import type { Db } from "../env";
+import { foldWindowDeltas } from "../metrics/active-windows";
 import { DAILY_TABLE, DAY_MS_SQL, dayStatsSelect, METRIC_COLUMNS, WATERMARK, windowOffsetsCte, type Dimension } from "../metrics/day-stats";
 
 export interface RollupOptions {
@@ -121,6 +122,10 @@ function foldChunk(db: Db, from: number, to: number) {
         GROUP BY identity_id
       ) c
       WHERE identities.id = c.identity_id AND ${guard}`,
+    // before the chunk joins daily_activity: it reads the identities' login days without it
+    windows: foldWindowDeltas(from, to, guard),
+    // a span that was added and removed again leaves a zero: drop it, so the table does not depend on chunking
+    windowZeros: sql`DELETE FROM ${activeWindowDeltas} WHERE delta = 0`,
     activity: sql`INSERT INTO ${dailyActivity} (org_id, day, identity_id, service_id, provider, identity_type, logins, failures)
       SELECT ${loginEvents.orgId}, ${loginEvents.createdAt} / ${DAY_MS_SQL}, ${loginEvents.identityId}, ${loginEvents.serviceId},
         ${loginEvents.provider}, i.identity_type, SUM(${loginEvents.outcome} = 'success'), SUM(${loginEvents.outcome} = 'failure')
