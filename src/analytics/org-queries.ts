@@ -2,7 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { batch } from "../db/client";
 import type { Db } from "../env";
 import { DAILY_TABLE, dayStatsSelect, effectiveFirstDay, ident, IDENTITY_ALIAS, METRIC_COLUMNS, TAIL_FIRST_ALIAS, type Dimension } from "../metrics/day-stats";
-import { activeWindowSeries, windowedActiveCount } from "../metrics/active-windows";
+import { activeWindowSeries, tailOnlyActive, windowedActiveCount } from "../metrics/active-windows";
 import { activeIdentitiesSql, identityTypeFilter as typeFilter, liveCtes } from "./live";
 import type { DayRange } from "./range";
 
@@ -209,7 +209,6 @@ export interface LifecycleRow {
   dormant_users: number;
 }
 
-/** `firstWeek`/`lastWeek` are Mondays (day numbers). */
 /**
  * `firstWeek`/`lastWeek` are Mondays (day numbers). Per ISO week W, from the kept window
  * counts: active(W) = active in the 7 days ending Sunday W, active(W−1) likewise, and
@@ -219,19 +218,28 @@ export interface LifecycleRow {
  */
 export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, lastWeek: number, identityType?: IdentityType) {
   const end = lastWeek + 6;
-  const week = activeWindowSeries("a7", 7, end, identityType);
-  const fortnight = activeWindowSeries("a14", 14, end, identityType);
+  const weekEnds = sql`SELECT w + 6 AS day FROM weeks UNION SELECT w - 1 FROM weeks`;
   const result = await readOrg<[LifecycleRow[]]>(db, orgSlug, [
-    sql`WITH ${liveCtes(orgSlug, firstWeek, end)}, ${week.cte}, ${fortnight.cte},
+    sql`WITH ${liveCtes(orgSlug, firstWeek, end)},
       weeks(w) AS (SELECT ${firstWeek} UNION ALL SELECT w + 7 FROM weeks WHERE w < ${lastWeek}),
-      new_days AS (SELECT day, new_users FROM (${dailyRows("identity_type", { start: firstWeek, end }, "none")}) WHERE 1 ${typeFilter(identityType)}),
+      ${activeWindowSeries("a7", 7, weekEnds, identityType)},
+      ${activeWindowSeries("a14", 14, sql`SELECT w + 6 AS day FROM weeks`, identityType)},
+      new_weeks AS (
+        SELECT day - (day + 3) % 7 AS w, SUM(new_users) AS n
+        FROM (${dailyRows("identity_type", { start: firstWeek, end }, "none")}) WHERE 1 ${typeFilter(identityType)}
+        GROUP BY 1
+      ),
       counts AS (
-        SELECT w,
-          ${week.activeAt(sql`w + 6`)} AS cur,
-          ${week.activeAt(sql`w - 1`)} AS prev,
-          ${fortnight.activeAt(sql`w + 6`)} AS either,
-          (SELECT COALESCE(SUM(new_users), 0) FROM new_days WHERE day BETWEEN w AND w + 6) AS new_users
+        SELECT weeks.w,
+          cur.v + ${tailOnlyActive(7, sql`weeks.w + 6`, identityType)} AS cur,
+          prev.v + ${tailOnlyActive(7, sql`weeks.w - 1`, identityType)} AS prev,
+          either.v + ${tailOnlyActive(14, sql`weeks.w + 6`, identityType)} AS either,
+          COALESCE(nw.n, 0) AS new_users
         FROM weeks
+        JOIN a7 cur ON cur.day = weeks.w + 6
+        JOIN a7 prev ON prev.day = weeks.w - 1
+        JOIN a14 either ON either.day = weeks.w + 6
+        LEFT JOIN new_weeks nw ON nw.w = weeks.w
       )
       SELECT w AS week, new_users,
         cur + prev - either AS returning_users,

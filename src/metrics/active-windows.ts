@@ -38,19 +38,21 @@ export function foldWindowDeltas(from: number, to: number, guard: SQL): SQL {
       WHERE e.seq > ${from} AND e.seq <= ${to} AND e.outcome = 'success'
         AND NOT EXISTS (SELECT 1 FROM ${a} s WHERE s.identity_id = e.identity_id AND s.day = e.created_at / ${DAY_MS_SQL} AND s.logins > 0)
     ),
+    xp AS (
+      SELECT x.*,
+        (SELECT MAX(s.day) FROM ${a} s WHERE s.identity_id = x.identity_id AND s.day < x.day AND s.logins > 0) AS prev,
+        LEAD(x.day) OVER (PARTITION BY x.identity_id ORDER BY x.day) AS x_next
+      FROM x
+    ),
+    -- the new days, and each old predecessor with the first new day after it
     ys AS (
-      SELECT org_id, identity_id, identity_type, day, 1 AS is_new FROM x
-      UNION
-      SELECT org_id, identity_id, identity_type, prev, 0 FROM (
-        SELECT x.org_id, x.identity_id, x.identity_type,
-          (SELECT MAX(s.day) FROM ${a} s WHERE s.identity_id = x.identity_id AND s.day < x.day AND s.logins > 0) AS prev
-        FROM x
-      ) WHERE prev IS NOT NULL
+      SELECT org_id, identity_id, identity_type, day, 1 AS is_new, x_next FROM xp
+      UNION ALL
+      SELECT org_id, identity_id, identity_type, prev, 0, MIN(day) FROM xp WHERE prev IS NOT NULL GROUP BY org_id, identity_id, identity_type, prev
     ),
     nexts AS (
       SELECT ys.*,
-        (SELECT MIN(s.day) FROM ${a} s WHERE s.identity_id = ys.identity_id AND s.day > ys.day AND s.logins > 0) AS old_next,
-        (SELECT MIN(x2.day) FROM x x2 WHERE x2.identity_id = ys.identity_id AND x2.day > ys.day) AS x_next
+        (SELECT MIN(s.day) FROM ${a} s WHERE s.identity_id = ys.identity_id AND s.day > ys.day AND s.logins > 0) AS old_next
       FROM ys
     ),
     spans AS (
@@ -73,8 +75,8 @@ export function foldWindowDeltas(from: number, to: number, guard: SQL): SQL {
     ON CONFLICT (org_id, identity_type, window_days, day) DO UPDATE SET delta = delta + excluded.delta`;
 }
 
-/** Tail identities with a login in the window of `length` days ending `end` and no sealed login in it. Needs liveCtes. */
-function tailOnlyActive(length: number, end: SQL, identityType?: "human" | "machine"): SQL {
+/** Tail identities with a login in the `length` days ending `end` (an SQL expression) and no sealed login in them. Needs a `tail` CTE. */
+export function tailOnlyActive(length: number, end: SQL, identityType?: "human" | "machine"): SQL {
   const start = sql`${end} - ${sql.raw(String(length - 1))}`;
   return sql`(SELECT COUNT(DISTINCT t.identity_id) FROM tail t
     WHERE t.outcome = 'success' AND t.day BETWEEN ${start} AND ${end} ${identityType ? sql`AND t.identity_type = ${identityType}` : sql``}
@@ -100,19 +102,20 @@ export function windowedActiveCount(start: number, end: number, identityType?: "
 }
 
 /**
- * For many window ends at once: a CTE `name(day, v)` of the sealed counts of one kept
- * length as running sums (one pass over the deltas up to `lastEnd`), and `activeAt` reading
- * the count at any end day (an SQL expression) with the tail added. Needs liveCtes.
+ * Sealed counts of one kept length at many window ends in one pass: a CTE `name(day, v)`
+ * with a row for each day of `ends` (an SQL SELECT of days), v = the running sum of the
+ * deltas up to that day. Add `tailOnlyActive` for the tail. Needs liveCtes (`org`).
  */
-export function activeWindowSeries(name: string, length: (typeof ACTIVE_WINDOW_LENGTHS)[number], lastEnd: number, identityType?: "human" | "machine") {
-  const cte = sql`${sql.identifier(name)}(day, v) AS (
-    SELECT day, SUM(SUM(delta)) OVER (ORDER BY day) FROM ${activeWindowDeltas}
-    WHERE org_id = (SELECT id FROM org) AND window_days = ${length} AND day <= ${lastEnd}
-      ${identityType ? sql`AND identity_type = ${identityType}` : sql``}
-    GROUP BY day)`;
-  const activeAt = (end: SQL) =>
-    sql`(COALESCE((SELECT v FROM ${sql.identifier(name)} WHERE day <= ${end} ORDER BY day DESC LIMIT 1), 0) + ${tailOnlyActive(length, end, identityType)})`;
-  return { cte, activeAt };
+export function activeWindowSeries(name: string, length: (typeof ACTIVE_WINDOW_LENGTHS)[number], ends: SQL, identityType?: "human" | "machine"): SQL {
+  return sql`${sql.identifier(name)}(day, v) AS (
+    SELECT day, v FROM (
+      SELECT day, is_end, SUM(d) OVER (ORDER BY day, is_end ROWS UNBOUNDED PRECEDING) AS v FROM (
+        SELECT day, delta AS d, 0 AS is_end FROM ${activeWindowDeltas}
+        WHERE org_id = (SELECT id FROM org) AND window_days = ${length} AND day <= (SELECT MAX(day) FROM (${ends}))
+          ${identityType ? sql`AND identity_type = ${identityType}` : sql``}
+        UNION ALL SELECT day, 0, 1 FROM (${ends})
+      )
+    ) WHERE is_end = 1)`;
 }
 
 /**
