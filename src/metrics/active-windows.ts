@@ -50,12 +50,13 @@ export function foldWindowDeltas(from: number, to: number, guard: SQL): SQL {
       UNION ALL
       SELECT org_id, identity_id, identity_type, prev, 0, MIN(day) FROM xp WHERE prev IS NOT NULL GROUP BY org_id, identity_id, identity_type, prev
     ),
-    nexts AS (
+    -- MATERIALIZED: computed once; inlined, the planner would repeat the lookups in every branch of entries
+    nexts AS MATERIALIZED (
       SELECT ys.*,
         (SELECT MIN(s.day) FROM ${a} s WHERE s.identity_id = ys.identity_id AND s.day > ys.day AND s.logins > 0) AS old_next
       FROM ys
     ),
-    spans AS (
+    spans AS MATERIALIZED (
       SELECT org_id, identity_type, day, is_new, old_next,
         MIN(COALESCE(old_next, x_next), COALESCE(x_next, old_next)) AS new_next
       FROM nexts
