@@ -18,7 +18,8 @@
 //      unique events exactly, with the same successes, machine events, identities and services;
 //      login-trends (per day) and logins-by-provider equal a recount from the generated events,
 //      both before the rollup (live tail) and after the */15 cron has folded everything
-//   3b. the per-token rate limit through the real binding: after the load, one more token sends
+//   3b. the per-token rate limit through the real binding (wrangler.toml's, its period kept and its
+//      limit lowered to LOAD_TEST_RATE_LIMIT in the tested copy): after the load, one more token sends
 //      single-event requests 8 at a time from a reserved pool until it is refused with 429
 //      (RATE_LIMITED, Retry-After = wrangler.toml's period), waits, and sends the rest of the
 //      pool; a token that is never refused is a failure. The pool counts like every other event.
@@ -32,7 +33,7 @@
 //                queue block; every 202 must say {accepted: n, duplicates: null, queued: true}, and
 //                the checks run once the consumer has drained the queue (nothing dead-lettered)
 import { spawnSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -318,6 +319,21 @@ function d1Query({ dir, config }, persistTo, statements) {
 class Failure extends Error {}
 
 /** INGEST_RATE_LIMITER's { limit, period } from wrangler.toml. */
+/**
+ * The tested copy of wrangler.toml keeps INGEST_RATE_LIMITER's period (which 429s announce)
+ * but lowers its limit to this, so one token's burst reaches it whatever the machine's speed:
+ * at wrangler.toml's 1000 per 10 s a busy 2-core machine may never send 100 requests a second.
+ */
+const LOAD_TEST_RATE_LIMIT = 200;
+
+/** Rewrites the limit of INGEST_RATE_LIMITER in a wrangler.toml. */
+function lowerIngestRateLimit(configPath, limit) {
+  const toml = readFileSync(configPath, "utf8");
+  const lowered = toml.replace(/(name\s*=\s*"INGEST_RATE_LIMITER"[^[]*?limit\s*=\s*)\d+/, `$1${limit}`);
+  if (lowered === toml) throw new Failure(`${configPath}: could not lower INGEST_RATE_LIMITER's limit`);
+  writeFileSync(configPath, lowered);
+}
+
 function ingestRateLimit(configPath) {
   const toml = readFileSync(configPath, "utf8");
   const block = toml.match(/name\s*=\s*"INGEST_RATE_LIMITER"[^[]*/)?.[0] ?? "";
@@ -631,7 +647,7 @@ try {
   const slugs = generated.slugs.filter((slug) => universe.some((e) => e.org === slug));
   const expect = expectations(slugs, universe);
   // the rate-limit phase's pool: the last events of the universe, enough to outlast two windows
-  const rate = ingestRateLimit(join(ROOT, "wrangler.toml"));
+  const rate = { ...ingestRateLimit(join(ROOT, "wrangler.toml")), limit: LOAD_TEST_RATE_LIMIT };
   const poolSize = Math.min(3 * rate.limit, Math.floor(universe.length / 2));
   const pool = Array.from({ length: poolSize }, (_, k) => universe.length - poolSize + k);
   const requests = planRequests(universe.slice(0, universe.length - poolSize), { clients: opts.clients, seed: opts.seed });
@@ -649,6 +665,8 @@ try {
   // a frozen copy of src/, migrations and wrangler.toml: edits made meanwhile cannot reload the worker mid-run
   snapshot = snapshotSources(ROOT, join(tmp, "snapshot"));
   if (opts.queue) appendFileSync(snapshot.config, QUEUES_TOML);
+  lowerIngestRateLimit(snapshot.config, LOAD_TEST_RATE_LIMIT);
+  if (ingestRateLimit(snapshot.config).limit !== LOAD_TEST_RATE_LIMIT) throw new Failure("the tested wrangler.toml did not take the lowered rate limit");
   log(`sources frozen in ${snapshot.dir} (git ${snapshot.gitHead}${snapshot.gitDirtySrc ? " + uncommitted changes" : ""}, src ${snapshot.srcHash})`);
   wrangler(snapshot.dir, ["d1", "migrations", "apply", "DB", "--local", "--config", snapshot.config, "--persist-to", persistTo]);
   log(`migrations applied to ${persistTo}`);
