@@ -59,7 +59,7 @@ export function renderOrgView(main: HTMLElement, org: string, f: Filters, served
   const growth = panel("user-growth", "New vs returning", "Identities active each day: first login ever that day, or seen before.", { chip });
   const services = panel("logins-by-service", "Logins by service", "Successful logins per application, all identities.");
   const providers = panel("logins-by-provider", "Logins by provider", "Successful logins per sign-in method, all identities.");
-  const lifecycle = panel("lifecycle", "Lifecycle", "Per ISO week: new, returning (also active the week before), resurrecting (back after a gap), and dormant below the axis (active the week before, not this week).", { chip });
+  const lifecycle = panel("lifecycle", "Lifecycle", "Per ISO week: new, returning (also active the week before), resurrecting (back after a gap), and dormant below the axis (active the week before, not this week).", { wide: true, chip });
   const retention = panel("retention", "Retention", "Share of each weekly cohort (first login that week) with a login k weeks later.", { wide: true, chip });
   const recent = panel("recent-logins", "Recent logins", "Newest first, all time; page through older logins.", { wide: true });
   const governance = GOVERNANCE.filter((g) => served.has(`/api/organizations/{org_slug}/analytics/${g.path}`)).map((g) => ({ ...g, panel: panel(g.path, g.title, g.sub, { wide: true, chip }) }));
@@ -226,7 +226,7 @@ export function renderOrgView(main: HTMLElement, org: string, f: Filters, served
           { class: "table-scroll" },
           h(
             "table",
-            { class: "grid recent", "data-page": pages.length },
+            { class: "data recent", "data-page": pages.length },
             h("thead", {}, h("tr", {}, ["When (UTC)", "Identity", "Service", "Provider", "Event id"].map((t) => h("th", { scope: "col" }, t)))),
             h(
               "tbody",

@@ -117,7 +117,7 @@ export function genericResult(body: unknown): { node: HTMLElement; rows: number 
             { class: "table-scroll" },
             h(
               "table",
-              { class: "grid" },
+              { class: "data" },
               h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, humanize(c))))),
               h("tbody", {}, rows.slice(0, 100).map((r) => h("tr", {}, columns.map((c) => h("td", { class: typeof r[c] === "number" ? "num" : "" }, formatValue(c, r[c])))))),
             ),

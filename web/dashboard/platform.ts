@@ -141,7 +141,7 @@ export function renderPlatformView(main: HTMLElement, f: Filters, served: Set<st
         h(
           "div",
           { class: "table-scroll" },
-          h("table", { class: "grid orgs", "data-total": o.total }, h("thead", {}, h("tr", {}, head, withHealth ? h("th", { scope: "col" }, "Health") : null)), h("tbody", {}, rows)),
+          h("table", { class: "data orgs", "data-total": o.total }, h("thead", {}, h("tr", {}, head, withHealth ? h("th", { scope: "col" }, "Health") : null)), h("tbody", {}, rows)),
         ),
         h("div", { class: "pager" }, prev, h("span", { class: "muted", "aria-live": "polite" }, `${formatInt(offset + 1)}–${formatInt(offset + o.organizations.length)} of ${formatInt(o.total)}`), next),
       );
