@@ -2,7 +2,7 @@
 import { api } from "./api";
 import { COLORS, renderChart } from "./charts";
 import { clear, h } from "./dom";
-import { formatAge, formatChange, formatInt, formatPercent, formatShortDay, formatTimestamp } from "./format";
+import { daysBetween, formatAge, formatChange, formatInt, formatPercent, formatShortDay, formatTimestamp } from "./format";
 import { figure, genericResult, panel, rankedList } from "./panel";
 import type { Filters } from "./state";
 
@@ -76,7 +76,8 @@ export function renderOrgView(main: HTMLElement, org: string, f: Filters, served
   kpis.load(async () => {
     const [s, au] = await Promise.all([get<Summary>(`summary?${typed}`), get<ActiveUsers>(`active-users?${typed}`)]);
     const m = s.metrics;
-    const prev = `vs ${formatShortDay(s.previous_range.start_date)} – ${formatShortDay(s.previous_range.end_date)}`;
+    kpis.root.querySelector(".panel-sub")!.textContent = `This range against the previous ${formatInt(daysBetween(s.previous_range.start_date, s.previous_range.end_date))} days (${formatShortDay(s.previous_range.start_date)} – ${formatShortDay(s.previous_range.end_date)}).`;
+    const prev = "vs previous";
     const card = (key: keyof Summary["metrics"], label: string, goodWhenUp = true) => {
       const x = m[key];
       const direction = x.change_pct === null || x.change_pct === 0 ? "flat" : (x.change_pct > 0) === goodWhenUp ? "up" : "down";
