@@ -27,7 +27,6 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { generateDemoEvents } from "./lib/demo-data.mjs";
 import { loadDemoEvents } from "./lib/demo-load.mjs";
 import { throwawaySigner, writeSignerVars } from "./lib/keys.mjs";
 import { freePort, runWrangler, startWrangler } from "./lib/runtime.mjs";

@@ -91,7 +91,10 @@ describe("documented examples and real answers match the documented schemas", ()
   it("every example in the document validates against its schema", () => {
     const examples: { where: string; schema: unknown; value: unknown }[] = [];
     const visit = (node: unknown, where: string) => {
-      if (Array.isArray(node)) return node.forEach((n, i) => visit(n, `${where}[${i}]`));
+      if (Array.isArray(node)) {
+        for (const [i, n] of node.entries()) visit(n, `${where}[${i}]`);
+        return;
+      }
       if (node === null || typeof node !== "object") return;
       const n = node as Json;
       // a parameter or media type: { schema, example | examples }

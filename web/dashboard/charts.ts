@@ -101,7 +101,7 @@ export function renderChart(figure: HTMLElement, label: string, spec: ChartSpec)
       width: spec.kind === "lines" ? 2 : 0,
       fill: spec.kind === "lines" ? undefined : s.color,
       paths: spec.kind === "lines" ? undefined : bars,
-      points: { show: spec.kind === "lines" && spec.dates.length <= 45 ? true : false, size: 4 },
+      points: { show: spec.kind === "lines" && spec.dates.length <= 45, size: 4 },
       value: (_u: uPlot, _v: number | null, _si: number, idx: number | null) => (idx == null ? "–" : formatInt(raw[k].values[idx])),
     })),
   ];

@@ -18,7 +18,7 @@ let claims: Claims = {};
 let orgs: string[] = [];
 let served: Set<string> = new Set();
 let inFlight: AbortController | null = null;
-let cleanups: (() => void)[] = [];
+const cleanups: (() => void)[] = [];
 
 const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(location.hostname);
 

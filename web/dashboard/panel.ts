@@ -8,7 +8,7 @@ export interface Panel {
   root: HTMLElement;
   body: HTMLElement;
   /** Runs `load`; shows its loading, error or (when it returns false) empty state. */
-  load(load: () => Promise<boolean | undefined | void>, empty?: string): Promise<void>;
+  load(load: () => Promise<unknown>, empty?: string): Promise<void>;
 }
 
 export function panel(id: string, title: string, subtitle: string, opts: { wide?: boolean; chip?: string } = {}): Panel {
