@@ -44,6 +44,10 @@ export default defineConfig(async () => {
             JWT_ISSUER: "https://auth.test",
             JWT_AUDIENCE: "loginpulse",
             JWKS_URL: "",
+            // The suite runs as a deployed worker does. wrangler also reads .dev.vars, where
+            // `npm run dev` puts its development-only vars: blank them so they cannot leak in.
+            ENVIRONMENT: "",
+            DEV_DASHBOARD_TOKEN: "",
             TEST_SIGNING_KEYS: JSON.stringify({ keys, stranger }),
             TEST_INGEST_RATE_PERIOD: ingestRatePeriod(),
             TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url))),

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // `npm run dev`: the whole local loop in one command.
 //
-//   1. dev signing key in .dev/ (generated on first run) and .dev.vars for wrangler
+//   1. dev signing key in .dev/ (generated on first run) and .dev.vars for wrangler, with
+//      ENVIRONMENT=development and a 24 h platform-owner DEV_DASHBOARD_TOKEN for the dashboard
 //   2. `wrangler d1 migrations apply DB --local` (non-interactive)
-//   3. `wrangler dev --test-scheduled` on PORT (default 8787), waits for GET /health
+//   3. builds the dashboard and the API reference (web/ -> dist/web) and rebuilds on change;
+//      `wrangler dev --test-scheduled` on PORT (default 8787), waits for GET /health
 //   4. on an empty local database: POSTs ~90 days of deterministic demo events and runs
-//      the */15 rollup through /__scheduled
-//   5. prints the URL, ready-to-use tokens and example requests
+//      the */15 rollup through /__scheduled; from then on triggers it every minute, so
+//      new events reach the sealed tables as they would in production every 15 minutes
+//   5. prints the dashboard and API reference URLs, ready-to-use tokens and example requests
 //
 // Ctrl-C stops wrangler and exits with its status.
 //
@@ -20,8 +23,9 @@ import { spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generateDemoEvents } from "./lib/demo-data.mjs";
-import { DEV_AUDIENCE, DEV_ISSUER, ensureDevSetup, mintToken, ROOT } from "./lib/dev-keys.mjs";
+import { loadDemoEvents } from "./lib/demo-load.mjs";
+import { DEV_AUDIENCE, DEV_ISSUER, ensureDevKey, mintToken, ROOT, writeDevVars } from "./lib/dev-keys.mjs";
+import { watchWeb } from "./lib/web-build.mjs";
 
 let opts;
 try {
@@ -50,7 +54,6 @@ function fail(msg) {
 const PORT = Number(process.env.PORT || 8787);
 if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) fail(`PORT must be a TCP port number, got "${process.env.PORT}"`);
 const BASE = `http://localhost:${PORT}`;
-const BATCH = 1000;
 const ROLLUP_CRON = "*/15 * * * *";
 
 // wrangler 4 needs Node >= 22.12. `npm run dev` puts the project's Node 22 first on PATH;
@@ -102,9 +105,12 @@ function run(args, extraEnv = {}) {
 
 // ---- 1. key + .dev.vars --------------------------------------------------------------------
 
-const { privateJwk, created, varsChanged } = await ensureDevSetup();
+const { privateJwk, jwks, created } = await ensureDevKey();
 log(created ? `generated dev signing key ${privateJwk.kid} (${privateJwk.alg}) in .dev/` : `using dev signing key ${privateJwk.kid} from .dev/`);
-if (varsChanged) log("wrote .dev.vars (JWT_PUBLIC_JWKS, JWT_ISSUER, JWT_AUDIENCE)");
+// The dashboard's sign-in under `npm run dev` (GET /api/dev/token); a deployed worker has neither var.
+const dashboardToken = await mintToken(privateJwk, { sub: "dev-dashboard", is_platform_owner: true, ttl: "24h" });
+writeDevVars(jwks, { ENVIRONMENT: "development", DEV_DASHBOARD_TOKEN: dashboardToken });
+log("wrote .dev.vars (JWT_PUBLIC_JWKS, JWT_ISSUER, JWT_AUDIENCE, ENVIRONMENT=development, DEV_DASHBOARD_TOKEN)");
 
 // ---- 2. migrations -------------------------------------------------------------------------
 
@@ -128,6 +134,12 @@ try {
 } catch {
   // connection refused: the port is free
 }
+try {
+  await watchWeb(ROOT, undefined, () => log("rebuilt the dashboard (dist/web)"));
+} catch (err) {
+  fail(`building the dashboard failed: ${err.message}`);
+}
+log("built the dashboard and the API reference into dist/web (rebuilt when web/ changes)");
 log(`starting wrangler dev on ${BASE} …`);
 const rollupWaiters = [];
 const dev = spawn(
@@ -229,6 +241,13 @@ try {
   // ---- 5. banner -----------------------------------------------------------------------------
 
   await printBanner({ platformToken, seeded });
+  // The deployed cron runs every 15 minutes; locally every minute, so the sealed path is exercised.
+  const cron = encodeURIComponent(ROLLUP_CRON).replace(/%20/g, "+");
+  setInterval(() => {
+    fetch(`${BASE}/__scheduled?cron=${cron}`)
+      .then((res) => res.arrayBuffer())
+      .catch(() => {});
+  }, 60_000);
 } catch (err) {
   if (!stopping) {
     warn(err.message);
@@ -238,17 +257,9 @@ try {
 
 async function loadDemoData(token) {
   const started = Date.now();
-  const { events, summary } = generateDemoEvents(Date.now());
-  log(`loading ${events.length} demo events (${summary.map((s) => s.org).join(", ")}) in batches of ${BATCH}…`);
-  let accepted = 0;
-  let duplicates = 0;
-  for (let i = 0; i < events.length; i += BATCH) {
-    const res = await api("/api/events", token, { method: "POST", body: JSON.stringify({ events: events.slice(i, i + BATCH) }) });
-    if (res.status !== 202) throw new Error(`POST /api/events (events ${i}..${i + BATCH - 1}) answered ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
-    accepted += res.body.accepted;
-    duplicates += res.body.duplicates;
-  }
-  log(`demo data: ${accepted} accepted, ${duplicates} duplicates in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log("loading the demo events in batches…");
+  const { events, summary, accepted, duplicates } = await loadDemoEvents(BASE, token);
+  log(`demo data: ${events.length} events (${summary.map((s) => s.org).join(", ")}): ${accepted} accepted, ${duplicates} duplicates in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { summary, accepted, duplicates };
 }
 
@@ -275,7 +286,10 @@ async function printBanner({ platformToken, seeded }) {
   const ingestToken = await mintToken(privateJwk, { sub: "dev-ingest", scope: "events:write", ttl: "24h" });
   const lines = [
     "",
-    `${paint(1, `loginpulse is running at ${BASE}`)}   (OpenAPI: ${BASE}/openapi.json, cron: ${BASE}/__scheduled?cron=*/15+*+*+*+*)`,
+    `${paint(1, `loginpulse is running at ${BASE}`)}   (OpenAPI: ${BASE}/openapi.json, cron: ${BASE}/__scheduled?cron=*/15+*+*+*+*, run every minute)`,
+    "",
+    `  Dashboard:      ${paint(1, `${BASE}/`)}   (signed in automatically with a dev platform-owner token, valid 24h)`,
+    `  API reference:  ${paint(1, `${BASE}/docs`)}`,
     "",
   ];
   if (seeded) {

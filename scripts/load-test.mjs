@@ -32,7 +32,6 @@
 //   --queue      queue-buffered ingest: the tested wrangler.toml gets scripts/lib/scale-config.mjs's
 //                queue block; every 202 must say {accepted: n, duplicates: null, queued: true}, and
 //                the checks run once the consumer has drained the queue (nothing dead-lettered)
-import { spawnSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -40,7 +39,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { throwawaySigner, writeSignerVars } from "./lib/keys.mjs";
 import { QUEUES_TOML } from "./lib/scale-config.mjs";
-import { freePort, startWrangler } from "./lib/runtime.mjs";
+import { freePort, runWrangler, startWrangler } from "./lib/runtime.mjs";
 import { snapshotSources, sourcesChanged } from "./lib/snapshot.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -287,16 +286,7 @@ function planRequests(universe, { clients, seed }) {
 
 // ---- keys, vars, wrangler --------------------------------------------------------------------
 
-function wrangler(cwd, args) {
-  const r = spawnSync(process.execPath, [WRANGLER, ...args], {
-    cwd,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
-  });
-  if (r.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+const wrangler = (cwd, args) => runWrangler(WRANGLER, cwd, args);
 
 /** Runs SQL statements against the local D1 with `wrangler d1 execute --json`; one rows array per statement. */
 function d1Query({ dir, config }, persistTo, statements) {

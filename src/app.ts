@@ -1,12 +1,43 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import { cors } from "hono/cors";
-import { secureHeaders } from "hono/secure-headers";
+import type { ExtractSchema } from "hono/types";
 import { BOOKMARK_HEADER, createDb, sessionFor } from "./db/client";
 import { type AppEnv, loadConfig } from "./env";
 import { errorBody, handleError, invalidInput, zodDetails } from "./errors";
 import { analyticsRoutes } from "./routes/analytics";
 import { eventsRoutes } from "./routes/events";
 import { platformRoutes } from "./routes/platform";
+import { securityHeaders } from "./web/headers";
+import { webRoutes } from "./web/routes";
+
+/** Liveness: unauthenticated, touches nothing but the worker. */
+const serviceRoutes = new OpenAPIHono<AppEnv>().openapi(
+  createRoute({
+    method: "get",
+    path: "/health",
+    summary: "Liveness",
+    description: "Unauthenticated; touches nothing but the worker itself.",
+    tags: ["Service"],
+    responses: { 200: { content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } }, description: "The worker is up" } },
+  }),
+  (c) => c.json({ status: "ok" as const }, 200),
+);
+
+/**
+ * Every route's types (paths, parameters, bodies, responses) for a typed client:
+ * `hc<AppType>(baseUrl)` from `hono/client` (see src/client.ts). Built from the routers'
+ * own chains, all mounted at "/".
+ */
+export type AppType = Hono<
+  AppEnv,
+  ExtractSchema<typeof serviceRoutes> &
+    ExtractSchema<typeof eventsRoutes> &
+    ExtractSchema<typeof analyticsRoutes> &
+    ExtractSchema<typeof platformRoutes> &
+    ExtractSchema<typeof webRoutes>,
+  "/"
+>;
 
 /** The one app factory: production and tests build exactly this. */
 export function createApp() {
@@ -17,20 +48,9 @@ export function createApp() {
     },
   });
 
-  // Outermost, so every response carries them: errors, 404s and preflights included.
-  app.use(
-    "*",
-    secureHeaders({
-      contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
-      xFrameOptions: "DENY",
-      strictTransportSecurity: "max-age=31536000; includeSubDomains",
-    }),
-    async (c, next) => {
-      await next();
-      // Per-tenant security telemetry: no shared cache may keep it.
-      c.header("Cache-Control", "no-store");
-    },
-  );
+  // Outermost, so every response carries them: errors, 404s and preflights included. The
+  // API's `default-src 'none'` and no-store everywhere, except the pages' own (src/web).
+  app.use("*", ...securityHeaders);
 
   // Every request runs in one D1 session (Sessions API): GETs may read from a replica no
   // older than the client's bookmark, writes go to the primary, and the response carries
@@ -58,13 +78,20 @@ export function createApp() {
     }),
   );
 
-  app.get("/health", (c) => c.json({ status: "ok" }));
 
-  app.route("/", eventsRoutes);
-  app.route("/", analyticsRoutes);
-  app.route("/", platformRoutes);
+  // Mounted as plain routers: the route types travel through `AppType` below, which
+  // TypeScript can compute, rather than through route()'s merge of every schema.
+  for (const routes of [serviceRoutes, eventsRoutes, analyticsRoutes, platformRoutes, webRoutes] as OpenAPIHono<AppEnv>[]) app.route("/", routes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/openapi.json",
+    summary: "This OpenAPI document",
+    description: "Unauthenticated. Generated from the zod schemas that validate the requests; `/docs` renders it.",
+    tags: ["Service"],
+    responses: { 200: { content: { "application/json": { schema: z.object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }).loose() } }, description: "OpenAPI 3.1" } },
+  });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: { title: "loginpulse", version: "0.1.0", description: "Login analytics at the edge for multi-tenant auth platforms." },

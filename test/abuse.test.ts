@@ -144,8 +144,21 @@ describe("security headers on every response", () => {
     "referrer-policy": /^no-referrer$/,
     "cache-control": /^no-store$/,
   };
-  const expectHeaders = (res: Response, label: string) => {
-    for (const [name, pattern] of Object.entries(EXPECTED)) expect(res.headers.get(name) ?? "", `${label}: ${name}`).toMatch(pattern);
+  /**
+   * Pages (kind "page") carry no tenant data and keep everything but the CSP and caching:
+   * their own CSP allows only this origin and nothing inline (test/web.test.ts checks each
+   * directive), and they are revalidated, not unstored.
+   */
+  const PAGE: Record<string, RegExp> = {
+    ...EXPECTED,
+    "content-security-policy": /^default-src 'none'; script-src 'self'; style-src 'self';.*frame-ancestors 'none'$/,
+    "cache-control": /^no-cache$/,
+  };
+  /** Their scripts and stylesheets: the API's CSP (nothing loads from a script file), revalidated. */
+  const ASSET: Record<string, RegExp> = { ...EXPECTED, "cache-control": /^no-cache$/ };
+  const expectHeaders = (res: Response, label: string, expected = EXPECTED) => {
+    for (const [name, pattern] of Object.entries(expected)) expect(res.headers.get(name) ?? "", `${label}: ${name}`).toMatch(pattern);
+    expect(res.headers.get("content-security-policy") ?? "", `${label}: CSP`).not.toMatch(/unsafe-|https?:|\*/);
     expect(res.headers.get("x-powered-by"), label).toBeNull();
   };
 
@@ -164,7 +177,9 @@ describe("security headers on every response", () => {
     }
     for (const [label, route, init] of requests) {
       const res = await requestWith({}, pathFor(route, "acme") + (label === "bad input" && route.method === "GET" ? "?start_date=nope" : ""), init);
-      expectHeaders(res, `${label} ${route.label} → ${res.status}`);
+      // a page's own policy only where the page itself is served; its errors are the API's JSON
+      const served = route.kind === "page" && res.ok;
+      expectHeaders(res, `${label} ${route.label} → ${res.status}`, !served ? EXPECTED : route.path.startsWith("/assets/") ? ASSET : PAGE);
     }
   });
 

@@ -64,14 +64,33 @@ function writeIfChanged(file, content) {
  * The vars that make the worker trust one signing key, in the dotenv format of .dev.vars
  * and `wrangler dev --env-file`: the public JWKS inline, its issuer and audience, and no JWKS_URL.
  */
-export function jwtVars({ jwks, issuer, audience, comment }) {
-  return [`# ${comment}`, `JWT_PUBLIC_JWKS='${JSON.stringify(jwks)}'`, `JWT_ISSUER=${issuer}`, `JWT_AUDIENCE=${audience}`, "JWKS_URL=", ""].join("\n");
+export function jwtVars({ jwks, issuer, audience, comment, extra = {} }) {
+  const lines = [`# ${comment}`, `JWT_PUBLIC_JWKS='${JSON.stringify(jwks)}'`, `JWT_ISSUER=${issuer}`, `JWT_AUDIENCE=${audience}`, "JWKS_URL="];
+  for (const [name, value] of Object.entries(extra)) lines.push(`${name}=${value}`);
+  return [...lines, ""].join("\n");
 }
 
-/** Writes .dev.vars for `wrangler dev` (overrides wrangler.toml [vars]). Returns true when it changed. */
-export function writeDevVars(jwks) {
+/** The development-only vars `npm run dev` adds to .dev.vars (see .dev.vars.example). */
+const DEV_ONLY_VARS = ["ENVIRONMENT", "DEV_DASHBOARD_TOKEN"];
+
+function currentDevOnlyVars() {
+  if (!existsSync(DEV_VARS_FILE)) return {};
+  const vars = {};
+  for (const line of readFileSync(DEV_VARS_FILE, "utf8").split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m && DEV_ONLY_VARS.includes(m[1])) vars[m[1]] = m[2];
+  }
+  return vars;
+}
+
+/**
+ * Writes .dev.vars for `wrangler dev` (overrides wrangler.toml [vars]). `devOnly` sets
+ * ENVIRONMENT / DEV_DASHBOARD_TOKEN (scripts/dev.mjs); without it they are kept as they
+ * are, so `npm run token` never signs a running dashboard out. Returns true when it changed.
+ */
+export function writeDevVars(jwks, devOnly = currentDevOnlyVars()) {
   const comment = "Written by scripts/dev.mjs from .dev/ (local development only; do not commit).";
-  return writeIfChanged(DEV_VARS_FILE, jwtVars({ jwks, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, comment }));
+  return writeIfChanged(DEV_VARS_FILE, jwtVars({ jwks, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, comment, extra: devOnly }));
 }
 
 /** Key + .dev.vars in one call: what both scripts need before anything else. */

@@ -12,14 +12,22 @@ export async function throwawaySigner(name, ttl) {
   const issuer = `https://${name}.loginpulse.localhost`;
   const audience = "loginpulse";
   const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }] };
-  const mint = ({ sub = name, ...claims }) =>
-    new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid, typ: "JWT" }).setSubject(sub).setIssuer(issuer).setAudience(audience).setIssuedAt().setExpirationTime(ttl).sign(privateKey);
+  // `exp` (epoch seconds) overrides the signer's ttl, e.g. to mint an already expired token.
+  const mint = ({ sub = name, exp, ...claims }) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", kid, typ: "JWT" })
+      .setSubject(sub)
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt()
+      .setExpirationTime(exp ?? ttl)
+      .sign(privateKey);
   return { jwks, issuer, audience, mint };
 }
 
-/** Writes the vars file that makes `wrangler dev --env-file <varsFile>` trust `signer`. */
-export function writeSignerVars(varsFile, signer, writer) {
-  writeFileSync(varsFile, jwtVars({ ...signer, comment: `Written by ${writer} for \`wrangler dev --env-file\` (${writer} only).` }));
+/** Writes the vars file that makes `wrangler dev --env-file <varsFile>` trust `signer`; `extra` adds vars (name → value). */
+export function writeSignerVars(varsFile, signer, writer, extra = {}) {
+  writeFileSync(varsFile, jwtVars({ ...signer, extra, comment: `Written by ${writer} for \`wrangler dev --env-file\` (${writer} only).` }));
 }
 
 /**

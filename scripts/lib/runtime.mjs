@@ -1,8 +1,20 @@
 // The local-runtime phase: `wrangler dev` serving the bench's D1 file (--persist-to), and
 // sequential HTTP measurements against it.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { percentile } from "../bench/stats.mjs";
+
+/** Runs one wrangler command to completion (migrations, d1 execute); returns its stdout, throws on failure. */
+export function runWrangler(wrangler, cwd, args) {
+  const r = spawnSync(process.execPath, [wrangler, ...args], {
+    cwd,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+  });
+  if (r.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {

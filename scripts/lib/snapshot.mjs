@@ -42,6 +42,10 @@ export function snapshotSources(root, dir) {
   mkdirSync(join(dir, "scripts", "bench"), { recursive: true });
   for (const d of COPIED_DIRS) cpSync(join(root, d), join(dir, d), { recursive: true });
   for (const f of COPIED_FILES) if (existsSync(join(root, f))) copyFileSync(join(root, f), join(dir, f));
+  // wrangler.toml's [assets] directory: the built front end when there is one (npm run build:web), else empty
+  const assets = join(root, "dist", "web");
+  if (existsSync(assets)) cpSync(assets, join(dir, "dist", "web"), { recursive: true });
+  else mkdirSync(join(dir, "dist", "web"), { recursive: true });
   copyFileSync(join(root, "scripts", "bench", "queries.ts"), join(dir, "scripts", "bench", "queries.ts"));
   // module resolution from the copy (esbuild for the bench, wrangler's bundler) finds the project's packages
   symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");

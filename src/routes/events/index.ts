@@ -1,11 +1,12 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, type z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { validator } from "hono/validator";
 import { assertCanWriteEvents, authenticate } from "../../auth/middleware";
 import { ingestRateLimit } from "../../auth/rate-limit";
 import type { AppEnv } from "../../env";
 import { ApiError, errorResponses, invalidInput, zodDetails } from "../../errors";
-import { ingestBodySchema, ingestResultSchema, parseIngestBody } from "../../ingest/event-schema";
+import { type IngestBody, ingestBodySchema, ingestResultSchema, parseIngestBody } from "../../ingest/event-schema";
 import { acceptEvents } from "../../ingest/ingest";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -20,7 +21,10 @@ const postEvents = createRoute({
   security: [{ bearerAuth: [] }],
   request: { body: { content: { "application/json": { schema: ingestBodySchema } }, required: true } },
   responses: {
-    202: { content: { "application/json": { schema: ingestResultSchema } }, description: "Stored (duplicates ignored), or enqueued when EVENTS_QUEUE is configured (`queued: true`, `duplicates: null`)" },
+    202: {
+      content: { "application/json": { schema: ingestResultSchema } },
+      description: "Stored (duplicates ignored), or enqueued when EVENTS_QUEUE is configured (`queued: true`, `duplicates: null`)",
+    },
     ...errorResponses({
       400: "Invalid event; nothing was stored",
       403: "Missing events:write scope, or writing another organization's events",
@@ -32,12 +36,13 @@ const postEvents = createRoute({
   },
 });
 
-export const eventsRoutes = new OpenAPIHono<AppEnv>();
+const eventsRoutesBase = new OpenAPIHono<AppEnv>();
 // Documented from the zod schemas; validated by parseIngestBody so a failing batch
 // reports the batch's issues rather than a union's.
-eventsRoutes.openAPIRegistry.registerPath(postEvents);
+eventsRoutesBase.openAPIRegistry.registerPath(postEvents);
 
-eventsRoutes.post(
+/** The routes as one chain, so their types reach the typed client (`AppType`, src/app.ts). */
+export const eventsRoutes = eventsRoutesBase.post(
   "/api/events",
   authenticate,
   async (c, next) => {
@@ -59,11 +64,12 @@ eventsRoutes.post(
       throw new ApiError("PAYLOAD_TOO_LARGE", `Request body exceeds ${MAX_BODY_BYTES} bytes`);
     },
   }),
+  // Typed for clients (AppType) as the documented request body, not the parsed result.
   validator("json", (body) => {
     const parsed = parseIngestBody(body);
     if (!parsed.success) throw invalidInput("event", zodDetails(parsed.issues));
     return parsed.data;
-  }),
+  }) as MiddlewareHandler<AppEnv, "/api/events", { in: { json: z.input<typeof ingestBodySchema> }; out: { json: IngestBody } }>,
   async (c) => {
     const ctx = { now: Date.now(), edgeCountry: c.req.raw.cf?.country as string | undefined };
     return c.json(await acceptEvents(c.get("db"), c.get("principal"), c.req.valid("json"), ctx, c.env.EVENTS_QUEUE), 202);
