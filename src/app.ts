@@ -7,6 +7,7 @@ import { type AppEnv, loadConfig } from "./env";
 import { errorBody, handleError, invalidInput, zodDetails } from "./errors";
 import { analyticsRoutes } from "./routes/analytics";
 import { eventsRoutes } from "./routes/events";
+import { governanceRoutes } from "./routes/governance";
 import { platformRoutes } from "./routes/platform";
 import { securityHeaders } from "./web/headers";
 import { webRoutes } from "./web/routes";
@@ -71,7 +72,7 @@ export function createApp() {
     "/api/*",
     cors({
       origin: (origin, c) => (c.get("config").CORS_ALLOWED_ORIGINS.includes(origin) ? origin : null),
-      allowMethods: ["GET", "POST"],
+      allowMethods: ["GET", "POST", "PUT", "DELETE"],
       allowHeaders: ["Authorization", "Content-Type", BOOKMARK_HEADER],
       exposeHeaders: ["Link", "Retry-After", BOOKMARK_HEADER],
       maxAge: 600,
@@ -82,6 +83,8 @@ export function createApp() {
   // Mounted as plain routers: the route types travel through `AppType` below, which
   // TypeScript can compute, rather than through route()'s merge of every schema.
   for (const routes of [serviceRoutes, eventsRoutes, analyticsRoutes, platformRoutes, webRoutes] as OpenAPIHono<AppEnv>[]) app.route("/", routes);
+  // Governance routes are registered per concern (src/routes/governance/), outside the typed chains.
+  app.route("/", governanceRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.openAPIRegistry.registerPath({

@@ -53,6 +53,10 @@ export const configSchema = z
           }, "each CORS_ALLOWED_ORIGINS entry must be an origin like https://login.example.com (scheme, host, optional port; no path or trailing slash)"),
         ),
       ),
+    /** "development" lets report webhooks point at http and private addresses (local receivers). */
+    ENVIRONMENT: optionalString,
+    /** Raw login events older than this many days are deleted by the daily job, once folded into the rollups. */
+    RAW_RETENTION_DAYS: optionalString.pipe(z.coerce.number<string | undefined>().int().min(1).max(36_500).default(400)),
   })
   .refine((c) => c.JWKS_URL || c.JWT_PUBLIC_JWKS, {
     message: "Set JWKS_URL (remote JWKS) or JWT_PUBLIC_JWKS (a JWKS JSON string)",
@@ -70,6 +74,8 @@ export function loadConfig(env: Bindings): Config {
     JWT_ISSUER: env.JWT_ISSUER,
     JWT_AUDIENCE: env.JWT_AUDIENCE,
     CORS_ALLOWED_ORIGINS: env.CORS_ALLOWED_ORIGINS,
+    ENVIRONMENT: env.ENVIRONMENT,
+    RAW_RETENTION_DAYS: env.RAW_RETENTION_DAYS,
   });
   cached = { source: env, config };
   return config;

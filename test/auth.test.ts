@@ -1,9 +1,10 @@
 import { env } from "cloudflare:test";
 import { base64url, importJWK, jwtVerify, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AUDIENCE, ingest, ingestToken, ISSUER, request, strangerKey, testKeys, token, type EventInput } from "./helpers";
+import { AUDIENCE, ingest, ingestToken, ISSUER, request, strangerKey, testKeys, token } from "./helpers";
 import { expectErrorBody } from "./contract";
-import { pathFor, protectedRoutes } from "./routes";
+import { prepareRouteData } from "./route-data";
+import { initFor, pathFor, protectedRoutes, type RouteKind, type ServedRoute } from "./routes";
 
 /**
  * The auth matrix: every case below runs against every route. Org routes read
@@ -11,20 +12,24 @@ import { pathFor, protectedRoutes } from "./routes";
  * ingest route posts one "acme" event (an authorized write is a 202).
  */
 
-type Kind = "org" | "platform" | "ingest";
+type Kind = Exclude<RouteKind, "public">;
+const KINDS: Kind[] = ["org", "platform", "ingest", "org-admin", "inventory"];
 
 /** Every protected route the router serves (test/routes.ts), org routes pointed at "acme". */
-const ROUTES = protectedRoutes().map((r) => ({ kind: r.kind as Kind, method: r.method, path: pathFor(r, "acme") }));
+const ROUTES = protectedRoutes().map((r) => ({ route: r, kind: r.kind as Kind, method: r.method, path: pathFor(r, "acme") }));
 const ORG_ROUTES = ROUTES.filter((r) => r.kind === "org");
 
-type Outcome = 200 | 202 | { status: 401 | 403; code: "UNAUTHORIZED" | "TOKEN_EXPIRED" | "JWT_ERROR" | "FORBIDDEN" };
+/** "ok": the route's success status (200 for reads and governance writes, 202 for ingest). */
+type Outcome = "ok" | { status: 401 | 403; code: "UNAUTHORIZED" | "TOKEN_EXPIRED" | "JWT_ERROR" | "FORBIDDEN" };
 
-const OK = { org: 200, platform: 200, ingest: 202 } as const;
 const unauthorized = { status: 401, code: "UNAUTHORIZED" } as const;
 const expired = { status: 401, code: "TOKEN_EXPIRED" } as const;
 const jwtError = { status: 401, code: "JWT_ERROR" } as const;
 const forbidden = { status: 403, code: "FORBIDDEN" } as const;
-const everywhere = (o: Outcome): Record<Kind, Outcome> => ({ org: o, platform: o, ingest: o });
+const everywhere = (o: Outcome): Record<Kind, Outcome> => Object.fromEntries(KINDS.map((k) => [k, o])) as Record<Kind, Outcome>;
+/** A valid token's outcomes: allowed on the listed kinds of route, FORBIDDEN on the others. */
+const allows = (...kinds: Kind[]): Record<Kind, Outcome> =>
+  Object.fromEntries(KINDS.map((k) => [k, kinds.includes(k) ? "ok" : forbidden])) as Record<Kind, Outcome>;
 
 /**
  * Claims of a token that would be fully allowed on org and ingest routes, so only the defect
@@ -83,7 +88,7 @@ const CASES: AuthCase[] = [
   {
     name: 'lower-case "bearer" scheme (schemes are case-insensitive)',
     authorization: async () => `bearer ${await token({ claims: ORG_WRITER })}`,
-    expect: { org: 200, platform: forbidden, ingest: 202 },
+    expect: allows("org", "ingest"),
   },
 
   // ---- a Bearer header whose token is invalid: JWT_ERROR / TOKEN_EXPIRED ----
@@ -127,7 +132,7 @@ const CASES: AuthCase[] = [
   {
     name: "just under the cap: validly signed with a padding claim (the cap does not refuse real tokens)",
     authorization: bearerOf(() => token({ claims: { ...ORG_WRITER, padding: "x".repeat(5000) } })),
-    expect: { org: 200, platform: forbidden, ingest: 202 },
+    expect: allows("org", "ingest"),
   },
   {
     name: "unknown kid",
@@ -147,7 +152,7 @@ const CASES: AuthCase[] = [
   {
     name: "expired 10 s ago (within the 30 s tolerance)",
     authorization: bearerOf(() => token({ claims: ORG_WRITER, expiresIn: nowSeconds() - 10 })),
-    expect: { org: 200, platform: forbidden, ingest: 202 },
+    expect: allows("org", "ingest"),
   },
   {
     name: "not yet valid beyond the 30 s tolerance",
@@ -157,7 +162,7 @@ const CASES: AuthCase[] = [
   {
     name: "not yet valid for 10 s (within the 30 s tolerance)",
     authorization: bearerOf(() => token({ claims: ORG_WRITER, notBefore: nowSeconds() + 10 })),
-    expect: { org: 200, platform: forbidden, ingest: 202 },
+    expect: allows("org", "ingest"),
   },
   { name: "wrong issuer", authorization: bearerOf(() => token({ claims: ORG_WRITER, issuer: "https://evil.test" })), expect: everywhere(jwtError) },
   { name: "wrong audience", authorization: bearerOf(() => token({ claims: ORG_WRITER, audience: "someone-else" })), expect: everywhere(jwtError) },
@@ -185,13 +190,13 @@ const CASES: AuthCase[] = [
     {
       name: `${key.alg} org token for acme with events:write and analytics:read`,
       authorization: bearerOf(() => token({ key, claims: ORG_WRITER })),
-      expect: { org: 200, platform: forbidden, ingest: 202 },
+      expect: allows("org", "ingest"),
     },
     {
       name: `${key.alg} platform-owner token`,
       authorization: bearerOf(() => token({ key, claims: { is_platform_owner: true } })),
       // no events:write scope: a platform owner still needs the scope to write
-      expect: { org: 200, platform: 200, ingest: forbidden },
+      expect: allows("org", "platform", "org-admin"),
     },
   ]),
 
@@ -224,42 +229,42 @@ const CASES: AuthCase[] = [
   {
     name: "org-bound ingest token (events:write only) cannot read its own org",
     authorization: bearerOf(() => ingestToken("acme")),
-    expect: { org: forbidden, platform: forbidden, ingest: 202 },
+    expect: allows("ingest"),
   },
   {
-    name: "org-bound inventory token (inventory:write only) reads nothing",
+    name: "org-bound inventory token (inventory:write only) writes its org's inventory and reads nothing",
     authorization: bearerOf(() => token({ claims: { org: "acme", scope: "inventory:write" } })),
-    expect: { org: forbidden, platform: forbidden, ingest: forbidden },
+    expect: allows("inventory"),
   },
   {
     name: "org token with analytics:read only",
     authorization: bearerOf(() => token({ claims: { org: "acme", scope: "analytics:read" } })),
-    expect: { org: 200, platform: forbidden, ingest: forbidden },
+    expect: allows("org"),
   },
   {
     name: "scope joined by an ideographic space (x\u3000events:write) grants nothing",
     authorization: bearerOf(() => token({ claims: { org: "acme", scope: "x\u3000events:write" } })),
-    expect: { org: 200, platform: forbidden, ingest: forbidden },
+    expect: allows("org"),
   },
   {
     name: "scopes joined by a tab (events:write\tanalytics:read) grant nothing",
     authorization: bearerOf(() => token({ claims: { org: "acme", scope: "events:write\tanalytics:read" } })),
-    expect: { org: 200, platform: forbidden, ingest: forbidden },
+    expect: allows("org"),
   },
   {
     name: "scopes separated by several ASCII spaces",
     authorization: bearerOf(() => token({ claims: { org: "acme", scope: "  events:write   analytics:read " } })),
-    expect: { org: 200, platform: forbidden, ingest: 202 },
+    expect: allows("org", "ingest"),
   },
   {
     name: "org token without any scope",
     authorization: bearerOf(() => token({ claims: { org: "acme" } })),
-    expect: { org: 200, platform: forbidden, ingest: forbidden },
+    expect: allows("org"),
   },
   {
     name: "org token with is_platform_owner false",
     authorization: bearerOf(() => token({ claims: { org: "acme", is_platform_owner: false } })),
-    expect: { org: 200, platform: forbidden, ingest: forbidden },
+    expect: allows("org"),
   },
   {
     name: "token without org or platform owner (plain user)",
@@ -269,47 +274,87 @@ const CASES: AuthCase[] = [
   {
     name: "unbound ingest token (scope events:write, no org)",
     authorization: bearerOf(() => ingestToken()),
-    expect: { org: forbidden, platform: forbidden, ingest: 202 },
+    expect: allows("ingest"),
   },
   {
     name: "scope list containing events:write",
     authorization: bearerOf(() => token({ claims: { scope: "events:read events:write analytics:read" } })),
-    expect: { org: forbidden, platform: forbidden, ingest: 202 },
+    expect: allows("ingest"),
   },
   {
     name: "scope events:read only",
     authorization: bearerOf(() => token({ claims: { org: "acme", scope: "events:read" } })),
-    expect: { org: 200, platform: forbidden, ingest: forbidden },
+    expect: allows("org"),
   },
   {
     name: "scope events:writer (prefix look-alike)",
     authorization: bearerOf(() => token({ claims: { org: "acme", scope: "events:writer" } })),
-    expect: { org: 200, platform: forbidden, ingest: forbidden },
+    expect: allows("org"),
   },
   {
     name: "platform owner with events:write only (a machine credential: writes, reads nothing)",
     authorization: bearerOf(() => token({ claims: { is_platform_owner: true, scope: "events:write" } })),
-    expect: { org: forbidden, platform: forbidden, ingest: 202 },
+    expect: allows("ingest"),
   },
   {
     name: "platform owner with events:write and analytics:read",
     authorization: bearerOf(() => token({ claims: { is_platform_owner: true, scope: "events:write analytics:read" } })),
-    expect: OK,
+    expect: allows("org", "platform", "ingest", "org-admin"),
+  },
+
+  // ---- governance writes: org:admin (settings), inventory:write (identity inventory) ----
+  {
+    name: "org token for acme with org:admin",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "org:admin" } })),
+    expect: allows("org", "org-admin"),
+  },
+  {
+    name: "org token for another org with org:admin",
+    authorization: bearerOf(() => token({ claims: { org: "other", scope: "org:admin analytics:read" } })),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: "org:admin without an org claim (not the platform owner)",
+    authorization: bearerOf(() => token({ claims: { scope: "org:admin" } })),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: "scope org:administrator (prefix look-alike)",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "org:administrator" } })),
+    expect: allows("org"),
+  },
+  {
+    name: "org:admin together with events:write (a machine credential) administers nothing",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "org:admin events:write" } })),
+    expect: allows("ingest"),
+  },
+  {
+    name: "unbound inventory token (inventory:write, no org)",
+    authorization: bearerOf(() => token({ claims: { scope: "inventory:write" } })),
+    expect: allows("inventory"),
+  },
+  {
+    name: "inventory token bound to another org",
+    authorization: bearerOf(() => token({ claims: { org: "other", scope: "inventory:write" } })),
+    expect: everywhere(forbidden),
+  },
+  {
+    name: "scope inventory:writer (prefix look-alike)",
+    authorization: bearerOf(() => token({ claims: { org: "acme", scope: "inventory:writer" } })),
+    expect: allows("org"),
+  },
+  {
+    name: "platform owner with every scope",
+    authorization: bearerOf(() => token({ claims: { is_platform_owner: true, scope: "events:write analytics:read inventory:write org:admin" } })),
+    expect: allows("org", "platform", "ingest", "org-admin", "inventory"),
   },
 ];
 
-let eventSeq = 0;
-const acmeEvent = (): EventInput => ({ id: `auth-${++eventSeq}`, org: "acme", user_id: "u-matrix", service_id: "web", provider: "github" });
-
-function send(route: { method: string; path: string; kind: Kind }, authorization: string | undefined, body?: unknown): Promise<Response> {
-  const headers = new Headers();
+function send(target: { route: ServedRoute; path: string }, authorization: string | undefined): Promise<Response> {
+  const { headers: bodyHeaders, ...init } = initFor(target.route, "acme");
+  const headers = new Headers(bodyHeaders);
   if (authorization !== undefined) headers.set("authorization", authorization);
-  if (route.kind === "ingest") headers.set("content-type", "application/json");
-  return request(route.path, {
-    method: route.method,
-    headers,
-    body: route.kind === "ingest" ? JSON.stringify(body ?? acmeEvent()) : undefined,
-  });
+  return request(target.path, { ...init, headers });
 }
 
 async function count(sql: string, ...params: unknown[]): Promise<number> {
@@ -321,16 +366,17 @@ beforeAll(async () => {
     accepted: 1,
     duplicates: 0,
   });
+  await prepareRouteData("acme");
 });
 
 describe("auth matrix", () => {
   it("covers every route and both directions of every rule", () => {
-    // all 13 routes of today; more as they land (test/routes.ts reads them from the router)
-    expect(ROUTES.length).toBeGreaterThanOrEqual(13);
-    for (const kind of ["org", "platform", "ingest"] as Kind[]) expect(ROUTES.some((r) => r.kind === kind)).toBe(true);
+    // all 16 routes of today; more as they land (test/routes.ts reads them from the router)
+    expect(ROUTES.length).toBeGreaterThanOrEqual(16);
+    for (const kind of KINDS) expect(ROUTES.some((r) => r.kind === kind), kind).toBe(true);
     // each kind has at least one allowing and one refusing case, so no column is vacuous
-    for (const kind of ["org", "platform", "ingest"] as Kind[]) {
-      expect(CASES.some((c) => typeof c.expect[kind] === "number")).toBe(true);
+    for (const kind of KINDS) {
+      expect(CASES.some((c) => c.expect[kind] === "ok")).toBe(true);
       expect(CASES.some((c) => typeof c.expect[kind] === "object")).toBe(true);
     }
   });
@@ -339,12 +385,12 @@ describe("auth matrix", () => {
     describe(c.name, () => {
       for (const route of ROUTES) {
         const outcome = c.expect[route.kind];
-        const label = typeof outcome === "number" ? `${outcome}` : `${outcome.status} ${outcome.code}`;
+        const label = outcome === "ok" ? `${route.route.okStatus}` : `${outcome.status} ${outcome.code}`;
         it(`${route.method} ${route.path} → ${label}`, async () => {
           const res = await send(route, await c.authorization());
-          if (typeof outcome === "number") {
+          if (outcome === "ok") {
             const text = await res.text();
-            expect({ status: res.status, text }).toEqual({ status: outcome, text });
+            expect({ status: res.status, text }).toEqual({ status: route.route.okStatus, text });
             expect(res.headers.get("content-type")).toMatch(/^application\/json/);
             const body = JSON.parse(text);
             if (route.kind === "ingest") expect(body).toEqual({ accepted: 1, duplicates: 0 });

@@ -7,8 +7,9 @@ import worker from "../src/index";
 import { expectErrorBody as expectContractBody } from "./contract";
 import { dbState } from "./db-state";
 import { D1_UNAVAILABLE, FAULT_MODES, FaultyD1, type CallKind, type Fault, type FaultMode } from "./faulty-d1";
-import { addDays, DAY_MS, type EventInput, ingest, ingestToken, orgToken, platformToken, requestWith, rollup, todayDate } from "./helpers";
-import { pathFor, servedRoutes, type ServedRoute } from "./routes";
+import { addDays, DAY_MS, type EventInput, ingest, ingestToken, orgToken, platformToken, requestWith, rollup, todayDate, token } from "./helpers";
+import { prepareRouteData } from "./route-data";
+import { initFor, pathFor, servedRoutes, type ServedRoute } from "./routes";
 
 /**
  * Fault injection: D1 failing on any one call of a request or a cron run.
@@ -186,6 +187,56 @@ describe("write path: POST /api/events under D1 faults", () => {
   });
 });
 
+// ---- governance writes ----------------------------------------------------------------------
+
+describe("governance writes under D1 faults: settings and the identity inventory", () => {
+  const writes = () => servedRoutes().filter((r) => r.kind === "org-admin" || r.kind === "inventory");
+
+  /** The organization's governance state on natural keys, without write times. */
+  async function governanceState(org: string) {
+    const settings = await env.DB.prepare(
+      `SELECT s.human_thresholds, s.machine_thresholds, s.report_identity_types, s.webhook_url, s.webhook_secret, s.previous_webhook_secret, s.webhook_disabled_at
+       FROM org_settings s JOIN organizations o ON o.id = s.org_id WHERE o.slug = ?1`,
+    ).bind(org).all();
+    const inventory = await env.DB.prepare(
+      `SELECT i.user_id, i.identity_type, v.display_name, v.owner, v.deprovisioned_at IS NOT NULL AS deprovisioned
+       FROM identity_inventory v JOIN identities i ON i.id = v.identity_id JOIN organizations o ON o.id = v.org_id WHERE o.slug = ?1 ORDER BY 1, 2`,
+    ).bind(org).all();
+    return { settings: settings.results, inventory: inventory.results };
+  }
+
+  it("a fault at any call, in any mode: 503 + Retry-After, nothing partial; the retry leaves what a fault-free write leaves", async () => {
+    const owner = await token({ claims: { is_platform_owner: true, scope: "inventory:write analytics:read" } });
+    let cases = 0;
+    for (const [w, route] of writes().entries()) {
+      const fresh = async (org: string) => {
+        expect(await ingest([{ id: `gw-${org}`, org, user_id: "u1", service_id: "web", provider: "github" }])).toEqual({ accepted: 1, duplicates: 0 });
+        await prepareRouteData(org);
+      };
+      const write = (db: D1Database, org: string) => call(db, pathFor(route, org), initFor(route, org, owner));
+      const reference = `gw${w}-ref`;
+      await fresh(reference);
+      const counter = new FaultyD1(env.DB);
+      expect((await write(counter, reference)).status, route.label).toBe(route.okStatus);
+      const expected = await governanceState(reference);
+      for (const fault of faultCases(counter.calls)) {
+        const org = `gw${w}-${fault.call}-${fault.mode}`;
+        const label = `${route.label}, ${fault.mode} call ${fault.call}/${counter.calls.length}`;
+        await fresh(org);
+        const before = await dbState();
+        const faulty = new FaultyD1(env.DB, fault);
+        await expectErrorBody(await write(faulty, org), 503, "DATABASE_UNAVAILABLE", label);
+        expect(faulty.fired, label).toBe(true);
+        if (fault.mode !== "after") expect(await dbState(), `${label}: nothing stored`).toEqual(before);
+        expect((await write(env.DB, org)).status, label).toBe(route.okStatus);
+        expect(await governanceState(org), label).toEqual(expected);
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThanOrEqual(writes().length * 2);
+  });
+});
+
 // ---- shared dataset for reads and cron ------------------------------------------------------
 
 /**
@@ -228,6 +279,8 @@ async function prepare(prefix: string) {
   expect(await ingest(relabel(phaseA, prefix))).toEqual({ accepted: 240, duplicates: 0 });
   expect((await rollup({ dayChunk: 1000 })).complete).toBe(true);
   expect(await ingest(relabel(phaseB, prefix))).toEqual({ accepted: 80, duplicates: 10 });
+  // the sample inventory identity and today's reports, so every read route answers 200 (test/routes.ts)
+  for (const org of CRON_ORGS) await prepareRouteData(`${prefix}-${org}`);
 }
 
 // ---- read path ------------------------------------------------------------------------------

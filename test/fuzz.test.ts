@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectContractError, RFC3339 } from "./contract";
 import { dbState, type DbState } from "./db-state";
 import { addDays, DAY_MS, type EventInput, ingest, orgToken, platformToken, request, rollup, todayDate, token } from "./helpers";
+import { prepareRouteData } from "./route-data";
 import { pathFor, servedRoutes, type ServedRoute } from "./routes";
 
 /**
@@ -29,6 +30,7 @@ const RUNS = {
   oneBadInBatch: 150,
   rawBodies: 300,
   duplicateKeys: 150,
+  governanceWrites: 150,
 };
 
 /** Generated fuzz cases, and the plain reads over stored fuzz data at the end. */
@@ -47,7 +49,7 @@ afterAll(() => {
  * Sends one fuzz case and checks the part of the contract every response obeys:
  * below 500, the success status or a 4xx, errors in the contract shape, successes JSON.
  */
-async function send(path: string, init: RequestInit & { token?: string }, okStatus: number, counter: "case" | "read" = "case", page = false) {
+async function send(path: string, init: RequestInit & { token?: string }, okStatus: number, counter: "case" | "read" = "case", types: string[] | "page" = ["application/json"]) {
   if (counter === "case") cases++;
   else reads++;
   const what = `${init.method ?? "GET"} ${path.length > 200 ? `${path.slice(0, 200)}…(${path.length} chars)` : path}`;
@@ -59,13 +61,19 @@ async function send(path: string, init: RequestInit & { token?: string }, okStat
   if (res.status >= 400) {
     return { status: res.status, res, error: expectContractError(res.status, res.headers.get("content-type"), text, what) } as const;
   }
-  if (page) {
+  if (types === "page") {
     // the dashboard's static files: never a 5xx, and what they are whatever the query says
     expect(res.headers.get("content-type"), what).toMatch(/^(text\/html|text\/javascript|application\/javascript|text\/css|image\/svg\+xml)/);
     expect(text.length, what).toBeGreaterThan(0);
     return { status: res.status, res, body: text } as const;
   }
-  expect(res.headers.get("content-type"), what).toMatch(/^application\/json/);
+  // a success is one of the media types the route declares (JSON, or e.g. text/csv when asked for)
+  const type = (res.headers.get("content-type") ?? "").split(";")[0];
+  expect(types, `${what}: ${type}`).toContain(type);
+  if (type !== "application/json") {
+    expect(text.length, what).toBeGreaterThan(0);
+    return { status: res.status, res, body: text } as const;
+  }
   let body: unknown;
   expect(() => (body = JSON.parse(text)), `${what}: 2xx body is not JSON`).not.toThrow();
   expectWellFormed(body, what);
@@ -311,6 +319,7 @@ beforeAll(async () => {
     }
   }
   expect(await ingest(events)).toEqual({ accepted: events.length, duplicates: 0 });
+  for (const org of ORGS) await prepareRouteData(org);
   for (const org of ORGS) {
     const res = await request(`/api/organizations/${org}/analytics/recent-logins?limit=3`, { token: orgTokens[org] });
     expect(res.status).toBe(200);
@@ -461,7 +470,7 @@ describe("GET routes: hostile query strings never produce a 5xx or a non-contrac
         fc.asyncProperty(fc.constantFrom(...ORGS), fc.boolean(), queryArb(route), async (org, asPlatform, query) => {
           const tok = route.kind === "org" && asPlatform ? platform : await tokenFor(route, org);
           // a dev route answers 404 (contract error) in tests, as on any deployed worker
-          await send(`${pathFor(route, org)}${query}`, { token: tok }, 200, "case", route.kind === "page");
+          await send(`${pathFor(route, org)}${query}`, { token: tok }, 200, "case", route.kind === "page" ? "page" : route.responseTypes);
         }),
         { numRuns: RUNS.getPerRoute },
       );
@@ -479,7 +488,7 @@ describe("GET routes: hostile query strings never produce a 5xx or a non-contrac
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...orgRoutes).chain((r) => fc.tuple(fc.constant(r), slugArb, fc.oneof(fc.constant(""), queryArb(r)))), async ([route, slug, query]) => {
         // The slug goes into the path as given (already encoded, or raw on purpose).
-        await send(`${route.path.replace(":org_slug", slug)}${query}`, { token: platform }, 200);
+        await send(`${route.path.replace(":org_slug", slug)}${query}`, { token: platform }, 200, "case", route.responseTypes);
       }),
       { numRuns: RUNS.orgSlug },
     );
@@ -876,17 +885,130 @@ describe("POST /api/events: hostile bodies never produce a 5xx, and refused writ
   });
 });
 
+// ---- governance writes: settings and the identity inventory -------------------------------
+
+const SECRETS = [`whsec_${btoa("k".repeat(32))}`, `whsec_${btoa("q".repeat(24))}`, `whsec_${btoa("z".repeat(64))}`];
+const HOSTILE_URLS = [
+  "https://hooks.example.com/loginpulse",
+  "https://203.0.113.9/hook",
+  "http://hooks.example.com/x",
+  "https://127.0.0.1/x",
+  "https://0x7f.1/x",
+  "https://[::ffff:169.254.169.254]/x",
+  "https://169.254.169.254/latest",
+  "https://metadata.google.internal/",
+  "https://localhost:8443/",
+  "https://a@b.example.com/",
+  "javascript:alert(1)",
+  "https://%00/",
+  "https://xn--80ak6aa92e.com/",
+  `https://hooks.example.com/${"a".repeat(3000)}`,
+  "",
+];
+
+/** Settings bodies: valid values, near-misses and hostile ones for each field, sometimes a field left out. */
+const settingsBodyArb = fc.record(
+  {
+    human_thresholds: fc.oneof(fc.uniqueArray(fc.integer({ min: 7, max: 3650 }), { minLength: 1, maxLength: 5 }).map((a) => a.sort((x, y) => x - y)), fc.array(fc.integer({ min: -5, max: 4000 }), { maxLength: 7 }), anyValueArb),
+    machine_thresholds: fc.oneof(fc.constant([7, 14, 30]), fc.array(fc.double(), { maxLength: 3 }), anyValueArb),
+    report_identity_types: fc.oneof(fc.constantFrom("all", "human", "machine", "ALL", "robots"), anyValueArb),
+    webhook_url: fc.oneof(fc.constantFrom(...HOSTILE_URLS), fc.constant(null), anyValueArb),
+    webhook_secret: fc.oneof(fc.constantFrom(...SECRETS), fc.constantFrom("whsec_", "whsec_!!!!", `whsec_${btoa("short")}`), anyValueArb),
+    extra: anyValueArb,
+  },
+  { requiredKeys: [] },
+);
+
+/** Inventory bodies: a few identities whose fields are valid, hostile, or missing. */
+const inventoryBodyArb = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      identities: fc.array(
+        fc.record(
+          {
+            user_id: fc.oneof(fc.nat(20).map((n) => `inv-${n}`), wellFormed(fc.string({ minLength: 1, maxLength: 128 })), anyValueArb),
+            identity_type: fc.oneof(fc.constantFrom("human", "machine"), anyValueArb),
+            display_name: fc.oneof(wellFormed(fc.string({ minLength: 1, maxLength: 200 })), anyValueArb),
+            owner: fc.oneof(fc.constantFrom("team-a", "ops@example.com"), anyValueArb),
+            created_at: fc.oneof(fc.integer({ min: -4000, max: 0 }).map((d) => new Date(Date.now() + d * DAY_MS).toISOString()), anyValueArb),
+          },
+          { requiredKeys: ["user_id"] },
+        ),
+        { minLength: 0, maxLength: 6 },
+      ),
+    }),
+  },
+  { weight: 1, arbitrary: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.record({ identities: anyValueArb })) },
+);
+
+describe("governance writes: hostile bodies never produce a 5xx, refusals change nothing, secrets never come back", () => {
+  const writes = () => servedRoutes().filter((r) => r.kind === "org-admin" || r.kind === "inventory");
+  let admin = "";
+  let inventoryWriter = "";
+  beforeAll(async () => {
+    admin = await token({ claims: { org: ORGS[0], scope: "org:admin" } });
+    inventoryWriter = await token({ claims: { scope: "inventory:write" } });
+  });
+
+  /** Sends one write and checks: below 500, its success status or a contract 4xx; a refusal leaves the database as it was; no secret echoed. */
+  async function write(route: ServedRoute, path: string, body: string | undefined, tok: string, contentType = "application/json") {
+    known ??= await dbState();
+    const before = known;
+    let r: Awaited<ReturnType<typeof send>>;
+    try {
+      r = await send(path, { method: route.method, token: tok, body, headers: body === undefined ? {} : { "content-type": contentType } }, route.okStatus);
+    } finally {
+      known = await dbState();
+    }
+    if (r.status >= 400) expect(known, `${route.label} ${r.status} ${r.error?.error_code} changed the database`).toEqual(before);
+    const text = JSON.stringify(r.status >= 400 ? r.error : r.body);
+    for (const secret of SECRETS) expect(text.includes(secret.slice(6)), `${route.label} echoes a secret`).toBe(false);
+    return r;
+  }
+
+  it("covers every governance write route", () => {
+    expect(writes().map((r) => r.kind).sort()).toEqual(["inventory", "inventory", "org-admin"]);
+  });
+
+  for (const route of writes()) {
+    it(`${route.label}`, async () => {
+      const bodyArb: fc.Arbitrary<unknown> = route.kind === "org-admin" ? settingsBodyArb : route.method === "PUT" ? inventoryBodyArb : fc.constant(undefined);
+      const userArb = fc.oneof(fc.constantFrom("inv-1", "inv-2", "route-sample-identity", "nobody"), fc.tuple(hostileString, encodingArb).map(([v, how]) => encode(v, how)));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...ORGS),
+          bodyArb,
+          userArb,
+          fc.oneof({ weight: 6, arbitrary: fc.constant("") }, { weight: 1, arbitrary: queryArb(route) }),
+          fc.oneof({ weight: 8, arbitrary: fc.constant("json") }, { weight: 1, arbitrary: fc.constantFrom("raw", "text", "none") }),
+          async (org, body, user, query, how) => {
+            const tok = route.kind === "org-admin" ? (org === ORGS[0] ? admin : platform) : inventoryWriter;
+            const path = route.path.replace(":org_slug", org).replace(":user_id", user) + query;
+            if (how === "none") return void (await write(route, path, undefined, tok));
+            const text = how === "raw" ? JSON.stringify(body)?.slice(0, -1) : JSON.stringify(body);
+            await write(route, path, text, tok, how === "text" ? "text/plain" : "application/json");
+          },
+        ),
+        { numRuns: RUNS.governanceWrites },
+      );
+    });
+  }
+});
+
 // ---- reads over what the fuzz stored ---------------------------------------------------------
 
 describe("reads over the hostile values the fuzz stored (NUL, RTL, BOM, SQL-looking ids and names)", () => {
   async function readEverything() {
     const orgs = (await env.DB.prepare("SELECT slug FROM organizations ORDER BY slug").all<{ slug: string }>()).results.map((r) => r.slug);
+    // what routes with sample values name (test/routes.ts), for every organization the fuzz made
+    for (const org of orgs) await prepareRouteData(org);
     // the dev route is 404 in tests (as deployed) and reads no data
     for (const route of getRoutes().filter((r) => r.kind !== "dev")) {
       const queries = ["", `?start_date=${addDays(today, -120)}&end_date=${today}`, ...(route.query.some((p) => p.name === "limit") ? ["?limit=1000"] : [])];
       for (const org of route.kind === "org" ? orgs : [ORGS[0]]) {
         for (const query of queries) {
-          const r = await send(`${pathFor(route, org)}${query}`, { token: platform }, 200, "read", route.kind === "page");
+          const r = await send(`${pathFor(route, org)}${query}`, { token: platform }, 200, "read", route.kind === "page" ? "page" : route.responseTypes);
           expect(r.status, `${route.label} for ${org}${query}`).toBe(200);
         }
       }

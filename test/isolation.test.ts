@@ -2,7 +2,9 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectErrorBody } from "./contract";
 import { addDays, DAY_MS, ingest, ingestToken, iso, orgToken, platformToken, request, rollup, todayDate, token, type EventInput } from "./helpers";
-import { pathFor, servedRoutes, type ServedRoute } from "./routes";
+import { dbState } from "./db-state";
+import { prepareRouteData } from "./route-data";
+import { initFor, pathFor, servedRoutes, type ServedRoute } from "./routes";
 
 /**
  * Tenant isolation over every route the router serves (test/routes.ts).
@@ -79,6 +81,9 @@ function variants(route: ServedRoute): string[] {
   if (names.has("identity_type")) out.push("?identity_type=human", "?identity_type=machine");
   if (names.has("service_id")) out.push(`?service_id=web`, `?service_id=${B_ONLY.service}`);
   if (names.has("limit")) out.push("?limit=1000");
+  if (names.has("days")) out.push("?days=1", "?days=7&limit=2");
+  if (names.has("status")) for (const v of route.query.find((q) => q.name === "status")?.schema.enum ?? []) out.push(`?status=${v}`);
+  if (names.has("format")) out.push("?format=csv");
   return out;
 }
 
@@ -114,8 +119,11 @@ let before: Map<string, string>;
 beforeAll(async () => {
   aToken = await orgToken(A);
   expect(await ingest(eventsOf(TWIN, 150))).toEqual({ accepted: 150, duplicates: 0 });
+  await prepareRouteData(TWIN);
   before = await snapshotOf(TWIN, await orgToken(TWIN));
   expect(await ingest([...eventsOf(C, 150), ...eventsOf(A, 150)])).toEqual({ accepted: 300, duplicates: 0 });
+  await prepareRouteData(C);
+  await prepareRouteData(A);
 });
 
 describe("tenant isolation", () => {
@@ -138,6 +146,7 @@ describe("tenant isolation", () => {
   });
 
   it("B's data is really there: B's own token sees B-only identifiers (after B is stored)", async () => {
+    await prepareRouteData(B);
     const snap = await snapshotOf(B, await orgToken(B));
     const all = [...snap.values()].join("\n");
     for (const marker of [B_ONLY.user, B_ONLY.service, B_ONLY.serviceName, B_ONLY.provider, B_ONLY.eventId]) expect(all).toContain(marker);
@@ -206,9 +215,27 @@ describe("tenant isolation", () => {
         await token({ claims: { org: A, service: "web" } }),
         await token(),
       ];
-      for (const route of platformRoutes) for (const tok of nonOwners) await expect403(route.path, tok, route.method);
+      for (const route of platformRoutes) for (const tok of nonOwners) await expect403(pathFor(route, A), tok, route.method);
       // and the owner is let in (the refusals are not a broken route)
-      for (const route of platformRoutes) expect((await request(route.path, { method: route.method, token: await platformToken() })).status).toBe(200);
+      for (const route of platformRoutes) expect((await request(pathFor(route, A), { method: route.method, token: await platformToken() })).status, route.label).toBe(200);
+    });
+
+    it("A's governance writers (org:admin, A-bound inventory:write) get 403 on B's settings and inventory, and nothing changes", async () => {
+      const writer = { "org-admin": await orgToken(A, { scope: "org:admin" }), inventory: await token({ claims: { org: A, scope: "inventory:write" } }) };
+      const writes = servedRoutes().filter((r): r is ServedRoute & { kind: keyof typeof writer } => r.kind === "org-admin" || r.kind === "inventory");
+      expect(new Set(writes.map((r) => r.kind))).toEqual(new Set(["org-admin", "inventory"]));
+      await prepareRouteData(B);
+      const unchanged = await dbState();
+      for (const route of writes) {
+        for (const slug of [B, "TENANT-B", `${A}%2F..%2F${B}`]) {
+          const res = await request(pathFor(route, A).replace(`/${A}/`, `/${slug}/`), initFor(route, B, writer[route.kind]));
+          expect([403, 404], `${route.label} as ${slug} → ${res.status}`).toContain(res.status);
+          if (slug === B) await expectErrorBody(res, 403, "FORBIDDEN", route.label);
+        }
+      }
+      expect(await dbState()).toEqual(unchanged);
+      // the same credentials are let in on A's own data: the refusals are not a broken route
+      for (const route of writes) expect((await request(pathFor(route, A), initFor(route, A, writer[route.kind]))).status, route.label).toBe(route.okStatus);
     });
 
     it("an A-bound ingest token cannot write B's events, and nothing is stored", async () => {

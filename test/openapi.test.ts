@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ingest, platformToken, request } from "./helpers";
+import { prepareRouteData } from "./route-data";
 import { pathFor, type RouteKind, servedRoutes } from "./routes";
 
 /**
@@ -15,6 +16,8 @@ let doc: Json;
 /** The error statuses each kind of route must document (besides any of its own). */
 const ERRORS: Record<RouteKind, number[]> = {
   org: [400, 401, 403, 404, 503],
+  "org-admin": [400, 401, 403, 404, 415, 503],
+  inventory: [400, 401, 403, 404, 413, 415, 503],
   platform: [401, 403, 503],
   ingest: [400, 401, 403, 413, 415, 429, 503],
   public: [],
@@ -56,6 +59,7 @@ beforeAll(async () => {
     { id: "doc-1", org: "doc-org", user_id: "ana", service_id: "web", service_name: "Web", provider: "github" },
     { id: "doc-2", org: "doc-org", user_id: "bot", identity_type: "machine", service_id: "api", provider: "client-credentials" },
   ]);
+  await prepareRouteData("doc-org");
 });
 
 describe("every served route is in the OpenAPI document", () => {
@@ -75,7 +79,7 @@ describe("every served route is in the OpenAPI document", () => {
         expect(r, `${route.label} documents ${status}`).toBeDefined();
         expect(((r.content as Json)["application/json"] as Json).schema, `${route.label} ${status} is the contract's error`).toEqual({ $ref: "#/components/schemas/Error" });
       }
-      if (route.kind === "org" || route.kind === "platform" || route.kind === "ingest") expect(op!.security, `${route.label} needs a bearer token`).toEqual([{ bearerAuth: [] }]);
+      if (route.kind !== "public" && route.kind !== "page" && route.kind !== "dev") expect(op!.security, `${route.label} needs a bearer token`).toEqual([{ bearerAuth: [] }]);
     }
   });
 

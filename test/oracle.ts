@@ -3,6 +3,7 @@
  * list of posted events with plain loops — written independently of the SQL
  * under test, following the metric definitions in the README.
  */
+import { expect } from "vitest";
 import type { EventInput } from "./helpers";
 
 const DAY = 86_400_000;
@@ -18,6 +19,8 @@ export interface StoredEvent extends Required<Pick<EventInput, "id" | "org" | "u
   seq: number;
   identity: string;
   service_name?: string;
+  ip_address: string | null;
+  country: string | null;
 }
 
 export class Oracle {
@@ -51,13 +54,23 @@ export class Oracle {
         day: dayOfMs(createdAt),
         seq: ++this.seq,
         identity: `${e.user_id}|${identity_type}`,
+        ip_address: e.ip_address ?? null,
+        country: e.country?.toUpperCase() ?? null,
       });
     }
     return [accepted, batch.length - accepted];
   }
 
+  /** A service's name as loginsByService shows it (its id when none was ever sent). */
+  serviceName(org: string, serviceId: string): string {
+    return this.serviceNames.get(`${org}|${serviceId}`) ?? serviceId;
+  }
+
+  /** Organizations known without events (the identity inventory creates them too). */
+  readonly knownOrgs = new Set<string>();
+
   orgs(): string[] {
-    return [...new Set(this.events.map((e) => e.org))].sort();
+    return [...new Set([...this.events.map((e) => e.org), ...this.knownOrgs])].sort();
   }
 
   logins(org?: string, type?: "human" | "machine", service?: string) {
@@ -100,8 +113,12 @@ export class Oracle {
     return this.groupCount(org, s, e, (ev) => ev.provider).map(([provider, count]) => ({ provider, count }));
   }
 
+  /** Raw events before this time were pruned (retention): only recent-logins, which lists raw events, loses them. */
+  retainedFrom = Number.NEGATIVE_INFINITY;
+
   recentLogins(org: string) {
     return this.logins(org)
+      .filter((e) => e.createdAt >= this.retainedFrom)
       .sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq)
       .map((e) => ({
         id: e.id,
@@ -283,4 +300,257 @@ export function isoWeek(monday: number): string {
   const year = thursday.getUTCFullYear();
   const week = Math.floor((thursday.getTime() - Date.UTC(year, 0, 1)) / (7 * DAY)) + 1;
   return `${year}-W${String(week).padStart(2, "0")}`;
+}
+
+// ---- governance (issue 10) ----------------------------------------------------------------------
+
+export type IdentityType = "human" | "machine";
+export interface InventoryEntry {
+  display_name: string | null;
+  owner: string | null;
+  createdAt: number;
+  deprovisionedAt: number | null;
+}
+export interface GovernanceSettings {
+  human: number[];
+  machine: number[];
+}
+
+/** SQLite's BINARY collation: UTF-8 byte order (JS `<` compares UTF-16 code units). */
+export function utf8Compare(a: string, b: string): number {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+const ts = (ms: number) => new Date(ms).toISOString().replace(".000Z", "Z");
+
+/**
+ * The governance part of the model: the inventory and settings as the API was told, and
+ * dormancy / overdue / reactivations / health computed from the raw events with loops.
+ */
+export class GovernanceOracle {
+  readonly inventory = new Map<string, InventoryEntry>();
+  readonly settings = new Map<string, GovernanceSettings>();
+
+  constructor(readonly events: Oracle) {}
+
+  thresholds(org: string): GovernanceSettings {
+    return this.settings.get(org) ?? { human: [30, 60, 90], machine: [30, 60, 90] };
+  }
+
+  putInventory(org: string, list: { user_id: string; identity_type?: IdentityType; display_name?: string; owner?: string; created_at?: string }[], now: number) {
+    for (const i of list) {
+      const key = `${org}|${i.user_id}|${i.identity_type ?? "human"}`;
+      const old = this.inventory.get(key);
+      this.inventory.set(key, {
+        display_name: i.display_name ?? old?.display_name ?? null,
+        owner: i.owner ?? old?.owner ?? null,
+        createdAt: i.created_at !== undefined ? Date.parse(i.created_at) : (old?.createdAt ?? now),
+        deprovisionedAt: null,
+      });
+    }
+  }
+
+  deprovision(org: string, userId: string, now: number, type?: IdentityType) {
+    for (const t of type ? [type] : (["human", "machine"] as const)) {
+      const key = `${org}|${userId}|${t}`;
+      const known = this.inventory.get(key) ?? (this.events.events.some((e) => e.org === org && e.user_id === userId && e.identity_type === t) ? null : undefined);
+      if (known === undefined) continue;
+      this.inventory.set(key, known ? { ...known, deprovisionedAt: known.deprovisionedAt ?? now } : { display_name: null, owner: null, createdAt: now, deprovisionedAt: now });
+    }
+  }
+
+  /** Every identity of the org (from any event or the inventory) that is not deprovisioned, with its logins. */
+  private identities(org: string) {
+    const out = new Map<string, { user_id: string; identity_type: IdentityType; logins: StoredEvent[]; inv?: InventoryEntry }>();
+    for (const e of this.events.events) {
+      if (e.org !== org) continue;
+      const key = `${e.user_id}|${e.identity_type}`;
+      const entry = out.get(key) ?? { user_id: e.user_id, identity_type: e.identity_type, logins: [] };
+      if (e.outcome === "success") entry.logins.push(e);
+      out.set(key, entry);
+    }
+    for (const [key, inv] of this.inventory) {
+      const [o, user_id, identity_type] = key.split("|") as [string, string, IdentityType];
+      if (o !== org) continue;
+      const entry = out.get(`${user_id}|${identity_type}`) ?? { user_id, identity_type, logins: [] };
+      entry.inv = inv;
+      out.set(`${user_id}|${identity_type}`, entry);
+    }
+    return [...out.values()].filter((i) => !i.inv?.deprovisionedAt);
+  }
+
+  private static last(logins: StoredEvent[]) {
+    return logins.reduce<StoredEvent | undefined>((m, e) => (!m || e.createdAt > m.createdAt || (e.createdAt === m.createdAt && e.seq > m.seq) ? e : m), undefined);
+  }
+
+  /** The dormancy endpoint's answer (every row, unpaged) as of day `today`. */
+  dormancy(org: string, today: number, q: { days?: number; type?: IdentityType; status?: "dormant" | "never_seen" | "overdue" } = {}) {
+    const th = this.thresholds(org);
+    const applied = { human: q.days ?? th.human[0], machine: q.days ?? th.machine[0] };
+    const rows: (Record<string, unknown> & { sort: number; user_id: string; identity_type: IdentityType })[] = [];
+    const summary = {
+      thresholds: th,
+      dormant: { human: th.human.map((days) => ({ days, count: 0 })), machine: th.machine.map((days) => ({ days, count: 0 })) },
+      never_seen: { human: 0, machine: 0 },
+      dormant_services: 0,
+    };
+    for (const ident of this.identities(org)) {
+      const last = GovernanceOracle.last(ident.logins);
+      const base = {
+        user_id: ident.user_id,
+        identity_type: ident.identity_type,
+        display_name: ident.inv?.display_name ?? null,
+        owner: ident.inv?.owner ?? null,
+      };
+      if (!last) {
+        if (!ident.inv) continue;
+        summary.never_seen[ident.identity_type]++;
+        const age = Math.max(0, today - dayOfMs(ident.inv.createdAt));
+        if (q.status === "dormant" || q.status === "overdue") continue;
+        rows.push({ status: "never_seen", ...base, last_login_at: null, days_dormant: null, age_days: age, last_service_id: null, last_provider: null, logins: 0, median_gap_days: null, overdue_after_days: null, sort: age });
+        continue;
+      }
+      const silence = today - last.day;
+      for (const c of summary.dormant[ident.identity_type]) if (silence > c.days) c.count++;
+      const common = { ...base, last_login_at: ts(last.createdAt), days_dormant: silence, age_days: null, last_service_id: last.service_id, last_provider: last.provider, logins: ident.logins.length };
+      if (q.status === "overdue") {
+        const cadence = this.cadence(ident.logins);
+        if (ident.identity_type === "machine" && cadence && silence > Math.max(3 * cadence, 1)) {
+          rows.push({ status: "overdue", ...common, median_gap_days: cadence, overdue_after_days: Math.max(3 * cadence, 1), sort: silence });
+        }
+        continue;
+      }
+      if (q.status === "never_seen") continue;
+      if (silence > applied[ident.identity_type]) rows.push({ status: "dormant", ...common, median_gap_days: null, overdue_after_days: null, sort: silence });
+    }
+    const identities = rows
+      .filter((r) => !q.type || r.identity_type === q.type)
+      .sort((a, b) => b.sort - a.sort || utf8Compare(a.user_id, b.user_id) || utf8Compare(a.identity_type, b.identity_type))
+      .map(({ sort, ...r }) => r);
+    const serviceDays = Math.min(applied.human, applied.machine);
+    const lastBy = new Map<string, number>();
+    for (const e of this.events.logins(org)) lastBy.set(e.service_id, Math.max(lastBy.get(e.service_id) ?? -Infinity, e.day));
+    const dormant_services = [...lastBy]
+      .filter(([, day]) => day < today - serviceDays)
+      .sort((a, b) => a[1] - b[1] || utf8Compare(a[0], b[0]))
+      .map(([service_id, day]) => ({ service_id, service_name: this.events.serviceName(org, service_id), last_login_date: dateOf(day), days_dormant: today - day }));
+    summary.dormant_services = dormant_services.length;
+    return {
+      as_of: dateOf(today),
+      days: { ...applied, services: serviceDays },
+      identity_type: q.type ?? "all",
+      status: q.status ?? null,
+      summary,
+      identities,
+      dormant_services,
+    };
+  }
+
+  /**
+   * Reactivations with a login day in [s, e]: for each identity, each first login of a day whose
+   * previous login day is at least the type's first threshold earlier (deprovisioned identities
+   * included: it is history). Newest first, then user_id, then type.
+   */
+  reactivations(org: string, s: number, e: number, type?: IdentityType) {
+    const th = this.thresholds(org);
+    const byIdentity = new Map<string, StoredEvent[]>();
+    for (const ev of this.events.logins(org, type)) byIdentity.set(ev.identity, [...(byIdentity.get(ev.identity) ?? []), ev]);
+    const rows: { user_id: string; identity_type: IdentityType; gap_days: number; previous_login_at: string; login_at: string; service_id: string; provider: string; ip_address: string | null; country: string | null; at: number }[] = [];
+    for (const logins of byIdentity.values()) {
+      logins.sort((a, b) => a.createdAt - b.createdAt || a.seq - b.seq);
+      const days = [...new Set(logins.map((l) => l.day))].sort((a, b) => a - b);
+      for (let i = 1; i < days.length; i++) {
+        const gap = days[i] - days[i - 1];
+        const first = logins.find((l) => l.day === days[i])!;
+        if (gap < th[first.identity_type][0] || days[i] < s || days[i] > e) continue;
+        const previous = Math.max(...logins.filter((l) => l.day === days[i - 1]).map((l) => l.createdAt));
+        rows.push({
+          user_id: first.user_id,
+          identity_type: first.identity_type,
+          gap_days: gap,
+          previous_login_at: ts(previous),
+          login_at: ts(first.createdAt),
+          service_id: first.service_id,
+          provider: first.provider,
+          ip_address: first.ip_address,
+          country: first.country,
+          at: first.createdAt,
+        });
+      }
+    }
+    return rows
+      .sort((a, b) => b.at - a.at || utf8Compare(a.user_id, b.user_id) || utf8Compare(a.identity_type, b.identity_type))
+      .map(({ at, ...r }) => r);
+  }
+
+  /** Median gap between consecutive distinct login days with at least 5 logins; undefined without a cadence. */
+  cadence(logins: StoredEvent[]): number | undefined {
+    if (logins.length < 5) return undefined;
+    const days = [...new Set(logins.map((e) => e.day))].sort((a, b) => a - b);
+    const gaps = days.slice(1).map((d, i) => d - days[i]).sort((a, b) => a - b);
+    if (gaps.length === 0) return undefined;
+    const mid = gaps.length >> 1;
+    return gaps.length % 2 ? gaps[mid] : (gaps[mid - 1] + gaps[mid]) / 2;
+  }
+}
+
+const HEALTH_ORDER = ["dormant", "expanding", "contracting", "stagnating", "fragmenting", "stable"] as const;
+
+/**
+ * Organization health as of day `end`, from raw events with loops, the rules written out
+ * again from the README (not shared with src/governance/health.ts). `reason` is text: any string.
+ */
+export function healthOf(oracle: Oracle, org: string, end: number) {
+  const start = end - 27;
+  const prevStart = start - 28;
+  const logins = oracle.logins(org);
+  const first = new Map<string, number>();
+  for (const e of logins) first.set(e.identity, Math.min(first.get(e.identity) ?? Infinity, e.day));
+  const inW = new Map<string, number>();
+  const inP = new Set<string>();
+  for (const e of logins) {
+    if (e.day >= start && e.day <= end) inW.set(e.identity, (inW.get(e.identity) ?? 0) + 1);
+    if (e.day >= prevStart && e.day < start) inP.add(e.identity);
+  }
+  const active = inW.size;
+  const previous = inP.size;
+  const isNew = [...inW.keys()].filter((id) => first.get(id)! >= start).length;
+  const resurrecting = [...inW.keys()].filter((id) => !inP.has(id) && first.get(id)! < start).length;
+  const newlyDormant = [...inP].filter((id) => !inW.has(id)).length;
+  const windowLogins = [...inW.values()].reduce((a, b) => a + b, 0);
+  const topN = Math.floor(active / 10);
+  const topLogins = [...inW.values()].sort((a, b) => b - a).slice(0, topN).reduce((a, b) => a + b, 0);
+  const known = [...first.values()].filter((d) => d <= end).length;
+  const returning = active - isNew;
+  const r = (v: number, p: number) => Math.round(v * 10 ** p) / 10 ** p;
+  let label: (typeof HEALTH_ORDER)[number];
+  if (active === 0) label = "dormant";
+  else if ((previous > 0 && (active - previous) * 10 >= previous) || previous === 0 || isNew * 10 >= active) label = "expanding";
+  else if ((previous - active) * 10 >= previous) label = "contracting";
+  else if (isNew === 0) label = "stagnating";
+  else if ((topN > 0 && topLogins * 10 >= windowLogins * 8) || (known - active) * 2 > known) label = "fragmenting";
+  else label = "stable";
+  return {
+    label,
+    signup_without_return: active > 0 && isNew * 5 >= active && returning * 5 < active,
+    reason: expect.any(String),
+    inputs: {
+      active,
+      previous_active: previous,
+      active_change_pct: previous === 0 ? null : r(((active - previous) * 100) / previous, 1),
+      new: isNew,
+      returning,
+      resurrecting,
+      newly_dormant: newlyDormant,
+      quick_ratio: newlyDormant === 0 ? null : r((isNew + resurrecting) / newlyDormant, 4),
+      logins: windowLogins,
+      top_identities: topN,
+      top_share: topN === 0 || windowLogins === 0 ? null : r(topLogins / windowLogins, 4),
+      known,
+      inactive_known: known - active,
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { BOOKMARK_HEADER } from "../src/db/client";
 import { ingest, ingestToken, orgToken, request, requestWith } from "./helpers";
+import { prepareRouteData } from "./route-data";
 import { pathFor, servedRoutes } from "./routes";
 
 /** D1 Sessions API: reads may go to a replica no older than the client's bookmark; writes start on the primary. */
@@ -28,6 +29,7 @@ const post = (tok: string, body: unknown, headers: Record<string, string> = {}) 
 describe("D1 sessions and bookmarks", () => {
   it("every served route answers with a bookmark; a write's bookmark, sent back, reads the write", async () => {
     await ingest([{ id: "s-seed", org: "sess", user_id: "u0", service_id: "web", provider: "github" }]);
+    await prepareRouteData("sess");
     const reader = await orgToken("sess");
     for (const route of servedRoutes().filter((r) => r.kind === "org")) {
       const res = await request(pathFor(route, "sess"), { token: reader });

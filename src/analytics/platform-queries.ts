@@ -91,9 +91,12 @@ export async function organizationsEngagement(
   current: DayRange,
   previous: DayRange,
   page: { sort: OrgSort; order: "asc" | "desc"; limit: number; offset: number },
+  /** More statements for the same batch (one round trip), e.g. organization health; their results come back in `extra`. */
+  extraStatements: Record<string, SQL> = {},
 ) {
   const direction = sql.raw(page.order === "asc" ? "ASC" : "DESC");
-  const { page: rows, total } = await namedBatch(db, {
+  const { page: rows, total, ...extra } = await namedBatch(db, {
+    ...extraStatements,
     page: sql`WITH ${platformTailCtes},
       act AS (
         SELECT org_id, identity_id, day, logins FROM daily_activity
@@ -132,5 +135,5 @@ export async function organizationsEngagement(
       LIMIT ${page.limit} OFFSET ${page.offset}`,
     total: sql`SELECT COUNT(*) AS n FROM organizations`,
   });
-  return { rows: rows.results as OrgEngagementRow[], total: (total.results as { n: number }[])[0].n };
+  return { rows: rows.results as OrgEngagementRow[], total: (total.results as { n: number }[])[0].n, extra: extra as Record<string, D1Result> };
 }

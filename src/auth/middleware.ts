@@ -60,3 +60,20 @@ export function assertCanWriteOrg(principal: Principal, orgSlugs: Iterable<strin
     }
   }
 }
+
+/** Writing an organization's settings: that organization's token with org:admin, or the platform owner. */
+export function assertCanAdminOrg(principal: Principal, orgSlug: string): void {
+  // The answer is the settings (a read): a machine credential administers nothing either.
+  assertCanRead(principal);
+  if (principal.isPlatformOwner) return;
+  if (principal.org !== orgSlug) throw new ApiError("FORBIDDEN", "Token is not authorized for this organization");
+  if (!principal.scopes.has(SCOPE.orgAdmin)) throw new ApiError("FORBIDDEN", `Token lacks the ${SCOPE.orgAdmin} scope`);
+}
+
+/** Writing an organization's identity inventory: inventory:write, bound to that organization or platform-wide. */
+export function assertCanWriteInventory(principal: Principal, orgSlug: string): void {
+  if (!principal.scopes.has(SCOPE.inventoryWrite)) throw new ApiError("FORBIDDEN", `Token lacks the ${SCOPE.inventoryWrite} scope`);
+  if (principal.org !== undefined && principal.org !== orgSlug) {
+    throw new ApiError("FORBIDDEN", `Token is bound to organization "${principal.org}" and cannot write the inventory of "${orgSlug}"`);
+  }
+}

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   blob,
+  check,
   index,
   integer,
   primaryKey,
@@ -245,3 +246,145 @@ export const deadLetters = sqliteTable("dead_letters", {
   attempts: integer("attempts").notNull(),
   parkedAt: integer("parked_at").notNull(),
 });
+
+// ---- governance (src/governance/) ----------------------------------------------------------
+
+/**
+ * Per-organization governance settings; an organization without a row has the defaults
+ * (src/governance/settings.ts). Thresholds are JSON arrays of days, ascending. The webhook
+ * secrets are write-only: no API response ever carries them. After a rotation the previous
+ * secret also signs deliveries until `previous_secret_expires_at`, so a receiver can switch
+ * keys within 24 h without dropping a report.
+ */
+export const orgSettings = sqliteTable("org_settings", {
+  orgId: integer("org_id").primaryKey().references(() => organizations.id),
+  humanThresholds: text("human_thresholds").notNull(),
+  machineThresholds: text("machine_thresholds").notNull(),
+  reportIdentityTypes: text("report_identity_types", { enum: ["all", "human", "machine"] }).notNull(),
+  webhookUrl: text("webhook_url"),
+  webhookSecret: text("webhook_secret"),
+  previousWebhookSecret: text("previous_webhook_secret"),
+  previousSecretExpiresAt: integer("previous_secret_expires_at"),
+  /** Set when the endpoint answered 410 Gone: no delivery until the settings are saved again. */
+  webhookDisabledAt: integer("webhook_disabled_at"),
+  updatedAt: integer("updated_at").notNull(),
+}, (t) => [
+  // A webhook is never configured without a key to sign its deliveries.
+  check("org_settings_webhook_has_secret", sql`${t.webhookUrl} IS NULL OR ${t.webhookSecret} IS NOT NULL`),
+]);
+
+/**
+ * The identity provider's inventory (PUT …/identities): who exists, whether or not they
+ * ever logged in. One row per identity; `deprovisioned_at` takes it out of every report
+ * from then on while its history stays. `created_at` is the provider's creation time, or
+ * the time it was first registered here.
+ */
+export const identityInventory = sqliteTable(
+  "identity_inventory",
+  {
+    identityId: integer("identity_id").primaryKey().references(() => identities.id),
+    orgId: integer("org_id").notNull().references(() => organizations.id),
+    displayName: text("display_name"),
+    owner: text("owner"),
+    createdAt: integer("created_at").notNull(),
+    deprovisionedAt: integer("deprovisioned_at"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("identity_inventory_org").on(t.orgId)],
+);
+
+/**
+ * Logins that end a long silence: the first login of an identity on `day` when its
+ * previous login day, `previous_day`, is at least REACTIVATION_MIN_GAP_DAYS earlier. The
+ * rollup maintains them as it folds events (src/governance/reactivations.ts), late events
+ * included (a login inside a gap splits it), so a read never scans history; reads apply
+ * the organization's threshold to `gap_days`.
+ */
+export const reactivations = sqliteTable(
+  "reactivations",
+  {
+    identityId: integer("identity_id").notNull(),
+    day: integer("day").notNull(),
+    orgId: integer("org_id").notNull(),
+    previousDay: integer("previous_day").notNull(),
+    gapDays: integer("gap_days").notNull(),
+    loginAt: integer("login_at").notNull(),
+    previousLoginAt: integer("previous_login_at").notNull(),
+    /** Null only when the login's raw event was past retention when a later-arriving event made it a reactivation. */
+    serviceId: integer("service_id"),
+    provider: text("provider"),
+    ipAddress: text("ip_address"),
+    country: text("country"),
+  },
+  (t) => [primaryKey({ columns: [t.identityId, t.day] }), index("reactivations_org_day").on(t.orgId, t.day)],
+);
+
+/**
+ * Organization health as labelled by the daily job (src/governance/health.ts): one row per
+ * organization and day, never rewritten, so the history shows when an organization changed
+ * trajectory. `inputs` is the JSON of the numbers that decided the label.
+ */
+export const orgHealth = sqliteTable(
+  "org_health",
+  {
+    orgId: integer("org_id").notNull(),
+    day: integer("day").notNull(),
+    label: text("label").notNull(),
+    signupWithoutReturn: integer("signup_without_return").notNull(),
+    inputs: text("inputs").notNull(),
+    recordedAt: integer("recorded_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.day] })],
+);
+
+/**
+ * Scheduled reports (src/governance/reports.ts): one per organization per day, and one
+ * platform report per day (`scope` 'platform', `org_id` 0). Kept as history; `body` is the
+ * report's JSON as delivered.
+ */
+export const reports = sqliteTable(
+  "reports",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    scope: text("scope", { enum: ["org", "platform"] }).notNull(),
+    orgId: integer("org_id").notNull(),
+    day: integer("day").notNull(),
+    createdAt: integer("created_at").notNull(),
+    body: text("body").notNull(),
+  },
+  (t) => [uniqueIndex("reports_scope_org_day").on(t.scope, t.orgId, t.day)],
+);
+
+/**
+ * Webhook delivery of one report (Standard Webhooks): its state, the attempts so far and
+ * when the next is due. `webhook_attempts` logs every attempt.
+ */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    reportId: integer("report_id").primaryKey().references(() => reports.id),
+    orgId: integer("org_id").notNull(),
+    /** pending (an attempt is due at next_attempt_at) | delivered | failed (attempts exhausted) | disabled (410) */
+    state: text("state", { enum: ["pending", "delivered", "failed", "disabled"] }).notNull(),
+    attempts: integer("attempts").notNull(),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    nextAttemptAt: integer("next_attempt_at"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("webhook_deliveries_due").on(t.state, t.nextAttemptAt)],
+);
+
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    reportId: integer("report_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    attemptedAt: integer("attempted_at").notNull(),
+    /** HTTP status, or null when no response came (timeout, network error). */
+    status: integer("status"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.reportId, t.attempt] })],
+);

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { first, namedBatch } from "../db/client";
 import { activeWindowDeltas, dailyActivity, dailyOrgStats, dailyPlatformStats, dirtyDays, identities, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
 import type { Db } from "../env";
+import { foldReactivations } from "../governance/reactivations";
 import { foldWindowDeltas } from "../metrics/active-windows";
 import { DAILY_TABLE, DAY_MS_SQL, dayStatsSelect, METRIC_COLUMNS, WATERMARK, windowOffsetsCte, type Dimension } from "../metrics/day-stats";
 
@@ -102,6 +103,8 @@ function foldChunk(db: Db, from: number, to: number) {
       JOIN (SELECT identity_id, MIN(created_at) / ${DAY_MS_SQL} AS day FROM ${loginEvents}
             WHERE ${chunk} AND outcome = 'success' GROUP BY identity_id) c ON c.identity_id = i.id
       WHERE c.day < i.first_day AND ${guard}`,
+    // Reactivations (src/governance/reactivations.ts): read identities and daily_activity as they were before this chunk.
+    ...foldReactivations(from, to, guard),
     identities: sql`UPDATE ${identities} SET
         first_login_at = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at),
         first_day = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at) / ${DAY_MS_SQL},

@@ -6,6 +6,7 @@ import * as q from "../../analytics/org-queries";
 import { previousRange, resolveRange, resolveWeekRange } from "../../analytics/range";
 import { dayToDate, formatTimestamp } from "../../lib/dates";
 import { changePct, dateRangeQuery, foundOrg as found, identityTypeFilter as identityType, identityTypeParam, orgSlugParam } from "../shared";
+import { registerGovernanceAnalytics } from "../governance/analytics";
 import * as s from "./schemas";
 import { activeUsersDays, decodeCursor, encodeCursor, lifecycleWeeks, retentionMatrix, userGrowthDays } from "./shape";
 
@@ -15,7 +16,7 @@ const analyticsRoutesBase = new OpenAPIHono<AppEnv>();
 
 // Authentication and organization access come before any parameter validation,
 // so an unauthorized caller learns nothing about the parameters or the org.
-analyticsRoutesBase.use("/api/organizations/:org_slug/*", authenticate, async (c, next) => {
+analyticsRoutesBase.use("/api/organizations/:org_slug/analytics/*", authenticate, async (c, next) => {
   assertCanReadOrg(c.get("principal"), c.req.param("org_slug")!);
   await next();
 });
@@ -254,3 +255,7 @@ export const analyticsRoutes = analyticsRoutesBase
       return c.json({ start_date: weeks.start_date, end_date: weeks.end_date, cohorts: retentionMatrix(weeks, result.cohorts, result.activity) }, 200);
     },
   );
+
+// Governance reads that live under …/analytics (src/routes/governance/analytics.ts), on the
+// same router so they share its access rule.
+registerGovernanceAnalytics(analyticsRoutesBase);

@@ -6,6 +6,8 @@ import { ORG_WINDOW_DAYS, orgWindows, resolveRange } from "../../analytics/range
 import { errorResponses } from "../../errors";
 import { listDeadLetters, replayDeadLetters } from "../../ingest/queue";
 import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
+import { type HealthCountsRow, healthCountsSql } from "../../governance/health";
+import { healthOfAll, healthSchema, registerPlatformGovernance } from "../governance/platform";
 import { changePct, dateParam, dateRangeQuery } from "../shared";
 
 const platformRoutesBase = new OpenAPIHono<AppEnv>();
@@ -35,6 +37,7 @@ const orgRowSchema = z.object({
   returning_share: z.number().nullable(),
   logins: z.number().int(),
   last_activity_at: z.string().nullable(),
+  health: healthSchema.openapi({ description: "Organization health over the same window (GET /api/platform/analytics/organization-health)" }),
 });
 
 // ---- ingest queue: dead letters ------------------------------------------------------------
@@ -84,7 +87,8 @@ export const platformRoutes = platformRoutesBase
       const query = c.req.valid("query");
       const end = query.end_date ? parseDate(query.end_date)! : dayOf(Date.now());
       const { current, previous } = orgWindows(end);
-      const { rows, total } = await organizationsEngagement(c.get("db"), current, previous, query);
+      const { rows, total, extra } = await organizationsEngagement(c.get("db"), current, previous, query, { health: healthCountsSql(end) });
+      const health = new Map(healthOfAll(extra.health.results as unknown as HealthCountsRow[]).map(({ org, orgId, ...h }) => [org, h]));
       return c.json(
         {
           start_date: dayToDate(current.start),
@@ -102,6 +106,7 @@ export const platformRoutes = platformRoutesBase
             returning_share: r.active_users === 0 ? null : Math.round((r.returning_users / r.active_users) * 10_000) / 10_000,
             logins: r.logins,
             last_activity_at: r.last_activity_at === null ? null : formatTimestamp(r.last_activity_at),
+            health: health.get(r.slug)!,
           })),
         },
         200,
@@ -222,3 +227,7 @@ export const platformRoutes = platformRoutesBase
     }),
     async (c) => c.json(await replayDeadLetters(c.get("db"), c.req.valid("query").limit), 200),
   );
+
+// Organization health and platform reports (src/routes/governance/platform.ts), on the same
+// router so they share its access rule.
+registerPlatformGovernance(platformRoutesBase);

@@ -1,0 +1,208 @@
+import { sql, type SQL } from "drizzle-orm";
+import { dailyActivity, identities, loginEvents, organizations, orgHealth } from "../db/schema";
+import { DAY_MS_SQL, WATERMARK } from "../metrics/day-stats";
+
+/**
+ * Organization health: every organization labelled from its last 28 days against the 28
+ * before, with the numbers that decided the label. ALL the thresholds are here.
+ */
+export const HEALTH = {
+  /** Days in the window (and in the previous window it is compared with). */
+  windowDays: 28,
+  /** expanding: active identities up at least this much vs the previous window (or new ≥ newShare of actives). */
+  growth: 0.1,
+  /** contracting: active identities down at least this much. */
+  decline: 0.1,
+  /** expanding: new identities at least this share of the window's actives. */
+  newShare: 0.1,
+  /** fragmenting: the top `topFraction` of active identities (at least one) make at least `topShare` of logins… */
+  topFraction: 0.1,
+  topShare: 0.8,
+  /** …or more than this share of the known identities were inactive for the window, while the organization is active. */
+  inactiveKnownShare: 0.5,
+  /** signup_without_return: new ≥ this share of actives while the returning share is under `signupReturningShare`. */
+  signupNewShare: 0.2,
+  signupReturningShare: 0.2,
+} as const;
+
+export const HEALTH_LABELS = ["dormant", "expanding", "contracting", "stagnating", "fragmenting", "stable"] as const;
+export type HealthLabel = (typeof HEALTH_LABELS)[number];
+
+/** The numbers a label is decided from (as of the window's last day). */
+export interface HealthInputs {
+  /** Distinct identities with a login in the window / in the previous window. */
+  active: number;
+  previous_active: number;
+  /** (active − previous) / previous × 100, 1 decimal; null when the previous window had none. */
+  active_change_pct: number | null;
+  /** Active identities whose first login ever is in the window; returning = the others. */
+  new: number;
+  returning: number;
+  /** Active in the window, not in the previous one, first login before the window. */
+  resurrecting: number;
+  /** Active in the previous window, not in this one. */
+  newly_dormant: number;
+  /** (new + resurrecting) / newly_dormant, 4 decimals; null when none went dormant. Above 1 the organization is growing. */
+  quick_ratio: number | null;
+  logins: number;
+  /** The top 10% of active identities (⌊active / 10⌋, none under 10 actives): how many, and their share of the window's logins (4 decimals). */
+  top_identities: number;
+  top_share: number | null;
+  /** Identities with a first login on or before the window's end, and those of them without a login in the window. */
+  known: number;
+  inactive_known: number;
+}
+
+export interface Health {
+  label: HealthLabel;
+  signup_without_return: boolean;
+  /** Which rule decided the label, in words, with its numbers. */
+  reason: string;
+  inputs: HealthInputs;
+}
+
+const round = (v: number, places: number) => Math.round(v * 10 ** places) / 10 ** places;
+const pct = (v: number) => `${round(v * 100, 1)}%`;
+
+/** The raw counts of one organization (what the SQL returns). */
+export interface HealthCounts {
+  active: number;
+  previous_active: number;
+  new: number;
+  resurrecting: number;
+  newly_dormant: number;
+  logins: number;
+  top_identities: number;
+  top_logins: number;
+  known: number;
+}
+
+/**
+ * The label: the first rule that holds, in this order — dormant, expanding, contracting,
+ * stagnating, fragmenting, stable — and the signup_without_return flag. Integer comparisons
+ * (no rounding decides a label).
+ */
+export function labelHealth(c: HealthCounts): Health {
+  const returning = c.active - c.new;
+  const inactiveKnown = c.known - c.active;
+  const inputs: HealthInputs = {
+    active: c.active,
+    previous_active: c.previous_active,
+    active_change_pct: c.previous_active === 0 ? null : round(((c.active - c.previous_active) * 100) / c.previous_active, 1),
+    new: c.new,
+    returning,
+    resurrecting: c.resurrecting,
+    newly_dormant: c.newly_dormant,
+    quick_ratio: c.newly_dormant === 0 ? null : round((c.new + c.resurrecting) / c.newly_dormant, 4),
+    logins: c.logins,
+    top_identities: c.top_identities,
+    top_share: c.top_identities === 0 || c.logins === 0 ? null : round(c.top_logins / c.logins, 4),
+    known: c.known,
+    inactive_known: inactiveKnown,
+  };
+  const up = c.previous_active > 0 && c.active - c.previous_active >= HEALTH.growth * c.previous_active;
+  const fromNothing = c.previous_active === 0 && c.active > 0;
+  const manyNew = c.active > 0 && c.new >= HEALTH.newShare * c.active;
+  const down = c.previous_active > 0 && c.previous_active - c.active >= HEALTH.decline * c.previous_active;
+  const concentrated = c.top_identities > 0 && c.logins > 0 && c.top_logins >= HEALTH.topShare * c.logins;
+  const mostlyInactive = c.active > 0 && inactiveKnown > HEALTH.inactiveKnownShare * c.known;
+  const signupWithoutReturn = c.active > 0 && c.new >= HEALTH.signupNewShare * c.active && returning < HEALTH.signupReturningShare * c.active;
+
+  let label: HealthLabel;
+  let reason: string;
+  if (c.active === 0) {
+    label = "dormant";
+    reason = `no logins in the last ${HEALTH.windowDays} days`;
+  } else if (up || fromNothing || manyNew) {
+    label = "expanding";
+    reason = up
+      ? `active identities up ${pct((c.active - c.previous_active) / c.previous_active)} (≥ ${pct(HEALTH.growth)})`
+      : fromNothing
+        ? `${c.active} active identities after none in the previous ${HEALTH.windowDays} days`
+        : `${c.new} new identities are ${pct(c.new / c.active)} of ${c.active} active (≥ ${pct(HEALTH.newShare)})`;
+  } else if (down) {
+    label = "contracting";
+    reason = `active identities down ${pct((c.previous_active - c.active) / c.previous_active)} (≥ ${pct(HEALTH.decline)})`;
+  } else if (c.new === 0) {
+    label = "stagnating";
+    reason = `active identities within ±${pct(HEALTH.growth)} (${c.previous_active} → ${c.active}) and no new identities`;
+  } else if (concentrated || mostlyInactive) {
+    label = "fragmenting";
+    reason = concentrated
+      ? `the top ${c.top_identities} of ${c.active} active identities make ${pct(c.top_logins / c.logins)} of logins (≥ ${pct(HEALTH.topShare)})`
+      : `${inactiveKnown} of ${c.known} known identities had no login in the last ${HEALTH.windowDays} days (> ${pct(HEALTH.inactiveKnownShare)})`;
+  } else {
+    label = "stable";
+    reason = `active identities within ±${pct(HEALTH.growth)} (${c.previous_active} → ${c.active}), ${c.new} new, activity spread`;
+  }
+  return { label, signup_without_return: signupWithoutReturn, reason, inputs };
+}
+
+/**
+ * Health counts of every organization (or one) as of day `end`: windows [end − 27, end] and
+ * the 28 days before, sealed daily_activity ∪ the unsealed tail, first logins counting the
+ * tail. One statement; organizations without activity get zeros (dormant).
+ */
+export function healthCountsSql(end: number, orgSlug?: string): SQL {
+  const start = end - HEALTH.windowDays + 1;
+  const from = start - HEALTH.windowDays;
+  const onlyOrg = orgSlug === undefined ? sql`` : sql`AND org_id = (SELECT id FROM ${organizations} WHERE slug = ${orgSlug})`;
+  const onlyOrgO = orgSlug === undefined ? sql`` : sql`WHERE o.slug = ${orgSlug}`;
+  return sql`WITH
+    htail AS (
+      SELECT e.org_id, e.identity_id, e.created_at / ${DAY_MS_SQL} AS day FROM ${loginEvents} e
+      WHERE e.seq > ${WATERMARK} AND e.outcome = 'success' ${orgSlug === undefined ? sql`` : sql`AND +e.org_id = (SELECT id FROM ${organizations} WHERE slug = ${orgSlug})`}),
+    htail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM htail GROUP BY identity_id),
+    act AS (
+      SELECT org_id, identity_id, day, logins FROM ${dailyActivity} WHERE day BETWEEN ${from} AND ${end} AND logins > 0 ${onlyOrg}
+      UNION ALL SELECT org_id, identity_id, day, 1 FROM htail WHERE day BETWEEN ${from} AND ${end}),
+    per_identity AS (
+      SELECT a.org_id, a.identity_id,
+        SUM(CASE WHEN a.day >= ${start} THEN a.logins ELSE 0 END) AS logins,
+        MAX(a.day >= ${start}) AS in_w, MAX(a.day < ${start}) AS in_p,
+        MIN(COALESCE(i.first_day, f.day), COALESCE(f.day, i.first_day)) AS first_day
+      FROM act a JOIN ${identities} i ON i.id = a.identity_id LEFT JOIN htail_first f ON f.identity_id = a.identity_id
+      GROUP BY a.org_id, a.identity_id),
+    ranked AS (
+      SELECT org_id, logins, ROW_NUMBER() OVER (PARTITION BY org_id ORDER BY logins DESC) AS rk, COUNT(*) OVER (PARTITION BY org_id) AS n
+      FROM per_identity WHERE in_w),
+    top AS (SELECT org_id, COUNT(*) AS top_identities, SUM(logins) AS top_logins FROM ranked WHERE rk * 10 <= n GROUP BY org_id),
+    per_org AS (
+      SELECT org_id, SUM(in_w) AS active, SUM(in_p) AS previous_active,
+        SUM(in_w AND first_day >= ${start}) AS new,
+        SUM(in_w AND NOT in_p AND first_day < ${start}) AS resurrecting,
+        SUM(in_p AND NOT in_w) AS newly_dormant,
+        SUM(logins) AS logins
+      FROM per_identity GROUP BY org_id),
+    known AS (
+      SELECT i.org_id, COUNT(*) AS known FROM ${identities} i LEFT JOIN htail_first f ON f.identity_id = i.id
+      WHERE MIN(COALESCE(i.first_day, f.day), COALESCE(f.day, i.first_day)) <= ${end} ${onlyOrg}
+      GROUP BY i.org_id)
+    SELECT o.id AS org_id, o.slug, COALESCE(p.active, 0) AS active, COALESCE(p.previous_active, 0) AS previous_active,
+      COALESCE(p.new, 0) AS new, COALESCE(p.resurrecting, 0) AS resurrecting, COALESCE(p.newly_dormant, 0) AS newly_dormant,
+      COALESCE(p.logins, 0) AS logins, COALESCE(t.top_identities, 0) AS top_identities, COALESCE(t.top_logins, 0) AS top_logins,
+      COALESCE(k.known, 0) AS known
+    FROM ${organizations} o LEFT JOIN per_org p ON p.org_id = o.id LEFT JOIN top t ON t.org_id = o.id LEFT JOIN known k ON k.org_id = o.id
+    ${onlyOrgO}
+    ORDER BY o.slug`;
+}
+
+export interface HealthCountsRow extends HealthCounts {
+  org_id: number;
+  slug: string;
+}
+
+/** Stored daily labels of one organization, oldest first (the history). */
+export function healthHistorySql(orgSlug: string): SQL {
+  return sql`SELECT h.day, h.label, h.signup_without_return, h.inputs FROM ${orgHealth} h
+    WHERE h.org_id = (SELECT id FROM ${organizations} WHERE slug = ${orgSlug}) ORDER BY h.day`;
+}
+
+/** Stores the labels of `day` (one row per organization), keeping the first assessment of a day: idempotent. */
+export function recordHealthSql(day: number, rows: { orgId: number; health: Health }[], now: number): SQL | undefined {
+  if (rows.length === 0) return undefined;
+  const json = JSON.stringify(rows.map((r) => [r.orgId, r.health.label, r.health.signup_without_return ? 1 : 0, JSON.stringify({ reason: r.health.reason, ...r.health.inputs })]));
+  return sql`INSERT INTO ${orgHealth} (org_id, day, label, signup_without_return, inputs, recorded_at)
+    SELECT j.value ->> 0, ${day}, j.value ->> 1, j.value ->> 2, j.value ->> 3, ${now} FROM json_each(${json}) j WHERE true
+    ON CONFLICT (org_id, day) DO NOTHING`;
+}
