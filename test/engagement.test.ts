@@ -274,6 +274,13 @@ describe("platform view", () => {
         returning_share: 0.3333,
         logins: 5, // alice 03-05, 03-12; bob ×2; carol
         last_activity_at: "2025-06-20T10:00:00Z",
+        // up 50% from 2 active: expanding; bot went dormant, bob and carol are new: quick ratio 2
+        health: {
+          label: "expanding",
+          signup_without_return: false,
+          reason: "active identities up 50% (≥ 10%)",
+          inputs: expect.objectContaining({ active: 3, previous_active: 2, active_change_pct: 50, new: 2, returning: 1, resurrecting: 0, newly_dormant: 1, quick_ratio: 2, logins: 5 }),
+        },
       });
       const activity = (await getJson<any>("/api/platform/analytics/login-activity?start_date=2025-03-01&end_date=2025-03-05", owner)).body;
       expect(activity).toEqual([

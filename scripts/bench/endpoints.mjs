@@ -101,6 +101,46 @@ export const ENDPOINTS = [
     normRef: (rows) => rows.map((r) => ({ ...r, created_at: isoDate(r.created_at) })),
   },
 
+  // ---- governance (issue 10): the naive shapes scan the org's raw events ------------------
+  {
+    name: "dormancy",
+    path: (c) => `/api/organizations/${c.slug}/analytics/dormancy?limit=100`,
+    // as of the range's last day (today), default thresholds (30 days), the first page
+    ours: (q, db, c) => q.dormancy(db, c.slug, { asOf: c.range.end, limit: 100 }, c.range.end * DAY),
+    normOurs: (r) => r.rows.slice(0, 100).map((x) => ({ user_id: x.user_id, identity_type: x.identity_type, days_dormant: x.days_dormant })),
+    ref: (run, c) =>
+      run(
+        `SELECT i.user_id, i.identity_type, ?2 - MAX(e.created_at) / ${DAY} AS days_dormant
+         FROM login_events e JOIN identities i ON i.id = e.identity_id
+         WHERE e.org_id = ${ORG1} AND e.outcome = 'success'
+         GROUP BY e.identity_id HAVING MAX(e.created_at) / ${DAY} < ?2 - 30
+         ORDER BY days_dormant DESC, i.user_id, i.identity_type LIMIT 100`,
+        [c.slug, c.range.end],
+      ),
+    normRef: plain,
+  },
+  {
+    name: "reactivations",
+    path: (c) => `/api/organizations/${c.slug}/analytics/reactivations?start_date=${dateOf(c.range.start)}&end_date=${dateOf(c.range.end)}&limit=100`,
+    ours: (q, db, c) => q.readReactivations(db, c.slug, c.range, { limit: 100 }),
+    normOurs: (r) =>
+      r.rows.slice(0, 100).map((x) => ({ user_id: x.user_id, identity_type: x.identity_type, gap_days: x.gap_days, previous_login_at: x.previous_login_at, login_at: x.login_at })),
+    ref: (run, c) =>
+      run(
+        `WITH d AS (
+           SELECT e.identity_id, e.created_at / ${DAY} AS day, MIN(e.created_at) AS first_at, MAX(e.created_at) AS last_at
+           FROM login_events e WHERE e.org_id = ${ORG1} AND e.outcome = 'success' GROUP BY e.identity_id, day),
+         g AS (SELECT identity_id, day, first_at, LAG(day) OVER w AS prev_day, LAG(last_at) OVER w AS prev_at FROM d
+           WINDOW w AS (PARTITION BY identity_id ORDER BY day))
+         SELECT i.user_id, i.identity_type, g.day - g.prev_day AS gap_days, g.prev_at AS previous_login_at, g.first_at AS login_at
+         FROM g JOIN identities i ON i.id = g.identity_id
+         WHERE g.prev_day IS NOT NULL AND g.day - g.prev_day >= 30 AND g.day BETWEEN ?2 AND ?3
+         ORDER BY g.first_at DESC, i.user_id, i.identity_type LIMIT 100`,
+        [c.slug, c.range.start, c.range.end],
+      ),
+    normRef: plain,
+  },
+
   // ---- engagement: naive per-day shapes without rollups ---------------------------------
   {
     name: "active-users",

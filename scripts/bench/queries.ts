@@ -14,6 +14,8 @@ export {
 } from "../../src/analytics/org-queries";
 export { organizationsEngagement, platformLoginActivity, platformOverview } from "../../src/analytics/platform-queries";
 export { runRollup } from "../../src/rollup/rollup";
+export { dormancy } from "../../src/governance/dormancy";
+export { readReactivations } from "../../src/governance/reactivations";
 export { normalizeEvents, storeEvents } from "../../src/ingest/ingest";
 export { DAY_MS, dayOf, dayToDate, isoWeekStart } from "../../src/lib/dates";
 export { ORG_WINDOW_DAYS, resolveRange } from "../../src/analytics/range";
