@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController, env, waitOnExecution
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createDb } from "../src/db/client";
+import { runDailyJob } from "../src/governance/jobs";
 import { makeOrgReport } from "../src/governance/reports";
 import { deliverDue, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_TIMEOUT_MS } from "../src/governance/webhooks";
 import worker from "../src/index";
@@ -162,6 +163,25 @@ describe("the daily report", () => {
     expect(next.report.reactivations.map((r: { user_id: string; gap_days: number }) => [r.user_id, r.gap_days])).toEqual([["carol", 90]]);
     expect(hook.received).toHaveLength(2);
     expect(new Set(hook.received.map((r) => r.id)).size).toBe(2); // one webhook-id per report
+  });
+});
+
+describe("a daily run cut off midway", () => {
+  it("leaves what it made; the quarter-hourly run finishes the day's reports and the platform's, once each", async () => {
+    const DAY = T + 40;
+    const AT = DAY * DAY_MS + 6 * 3_600_000;
+    const orgs = (await env.DB.prepare("SELECT COUNT(*) AS n FROM organizations").first<{ n: number }>())!.n;
+    expect(orgs).toBeGreaterThanOrEqual(2); // more than the one report the cut-off run makes
+    const cut = await runDailyJob(createDb(env.DB), { now: AT, allowPrivateWebhooks: false, rawRetentionDays: 400, maxReports: 1 });
+    expect(cut.reports).toEqual({ created: 1, complete: false });
+    expect(cut.platformReport).toBe("pending");
+    expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ?", DAY)).toBe(1);
+    await cron(CRON_ROLLUP, AT + 15 * MIN);
+    expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ? AND scope = 'org'", DAY)).toBe(orgs);
+    expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ? AND scope = 'platform'", DAY)).toBe(1);
+    await cron(CRON_ROLLUP, AT + 30 * MIN);
+    await cron(CRON_DAILY, AT + 45 * MIN);
+    expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ?", DAY)).toBe(orgs + 1);
   });
 });
 
