@@ -102,6 +102,7 @@ describe("the daily report", () => {
       login("rep-a", "alice", 3),
       login("rep-a", "bob", 31), // crossed 30 days today: newly dormant
       login("rep-a", "carol", 90),
+      login("rep-a", "dan", 90),
       ...[60, 59, 58, 57, 56, 55].map((d) => login("rep-a", "etl", d, { identity_type: "machine", service_id: "api" })),
       login("rep-b", "dave", 2),
     ]);
@@ -127,9 +128,9 @@ describe("the daily report", () => {
     expect(stored.report.date).toBe(dateOf(T));
     expect(stored.report.newly_dormant.map((r: { user_id: string }) => r.user_id)).toEqual(["bob"]);
     expect(stored.report.summary.dormant.human).toEqual([
-      { days: 30, count: 2 },
-      { days: 60, count: 1 },
-      { days: 90, count: 0 },
+      { days: 30, count: 3 }, // bob, carol, dan
+      { days: 60, count: 2 },
+      { days: 90, count: 0 }, // exactly 90 days is not more than 90
     ]);
     expect(stored.report.overdue_machines.map((r: { user_id: string }) => r.user_id)).toEqual(["etl"]);
     expect(stored.report.health.label).toBeDefined();
@@ -154,7 +155,12 @@ describe("the daily report", () => {
 
   it("the next day: identities newly dormant since the previous report only; reactivations since it", async () => {
     // carol wakes up after 90 days: today, which is the next report's yesterday
-    await ingest([login("rep-a", "carol", 0, { created_at: new Date(Date.now() - MIN).toISOString() })]);
+    await ingest([login("rep-a", "carol", 0, { created_at: new Date(Date.now() - MIN).toISOString() }), login("rep-a", "dan", 0, { created_at: new Date(Date.now() - MIN).toISOString() })]);
+    // dan is deprovisioned: he leaves every report (his reactivation stays in the reactivations read, as history)
+    const idp = await token({ claims: { org: "rep-a", scope: "inventory:write" } });
+    expect((await request("/api/organizations/rep-a/identities/dan", { method: "DELETE", token: idp })).status).toBe(200);
+    const history = await getJson<{ reactivations: { user_id: string }[] }>(`/api/organizations/rep-a/analytics/reactivations`, await orgToken("rep-a"));
+    expect(history.body.reactivations.map((r) => r.user_id).sort()).toEqual(["alice", "carol", "dan"]);
     const hook = receivers.get("https://hooks.example.test/a")!;
     await cron(CRON_DAILY, SIX + DAY_MS);
     const next = await report("rep-a", T + 1);

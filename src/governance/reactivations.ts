@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import { namedBatch } from "../db/client";
-import { dailyActivity, identities, loginEvents, organizations, orgSettings, reactivations, services } from "../db/schema";
+import { dailyActivity, identities, identityInventory, loginEvents, organizations, orgSettings, reactivations, services } from "../db/schema";
 import type { Db } from "../env";
 import { formatTimestamp } from "../lib/dates";
 import { DAY_MS_SQL, WATERMARK } from "../metrics/day-stats";
@@ -151,10 +151,16 @@ const thresholdOf = (type: IdentityType) =>
  * except those the unsealed tail changes, plus the tail's own. Needs nothing else; one
  * statement. Also returns the thresholds applied.
  */
-export function reactivationsSql(orgSlug: string, range: { start: number; end: number }, q: { identityType?: IdentityType; cursor?: ReactivationsCursor; limit?: number }): SQL {
+export function reactivationsSql(
+  orgSlug: string,
+  range: { start: number; end: number },
+  q: { identityType?: IdentityType; cursor?: ReactivationsCursor; limit?: number; withoutDeprovisioned?: boolean },
+): SQL {
   const tail = sql`e.seq > ${WATERMARK} AND +e.org_id = (SELECT id FROM org)`;
   const filters: SQL[] = [sql`x.day BETWEEN ${range.start} AND ${range.end}`];
   if (q.identityType) filters.push(sql`i.identity_type = ${q.identityType}`);
+  // reports leave deprovisioned identities out; the reactivations read keeps their history
+  if (q.withoutDeprovisioned) filters.push(sql`NOT EXISTS (SELECT 1 FROM ${identityInventory} v WHERE v.identity_id = i.id AND v.deprovisioned_at IS NOT NULL)`);
   if (q.cursor) {
     const { loginAt, userId, identityType } = q.cursor;
     filters.push(sql`(x.login_at < ${loginAt} OR (x.login_at = ${loginAt} AND (i.user_id > ${userId} OR (i.user_id = ${userId} AND i.identity_type > ${identityType}))))`);

@@ -59,7 +59,7 @@ export async function composeOrgReport(db: Db, orgSlug: string, day: number, now
     overdue: sql`WITH ${dormancyCtes(orgSlug, day, undefined, { machines: true })} ${pageSql({ asOf: day, identityType: only, status: "overdue", limit: REPORT_LIST_CAP })}`,
     neverSeen: sql`WITH ${ctes} ${pageSql({ asOf: day, identityType: only, status: "never_seen", limit: REPORT_LIST_CAP })}`,
     services: sql`WITH ${ctes} ${servicesSql(day)}`,
-    reactivations: reactivationsSql(orgSlug, period, { identityType: only, limit: REPORT_LIST_CAP }),
+    reactivations: reactivationsSql(orgSlug, period, { identityType: only, limit: REPORT_LIST_CAP, withoutDeprovisioned: true }),
     health: healthCountsSql(day, orgSlug),
   });
   const truncated: string[] = [];
