@@ -29,15 +29,12 @@ import { DEFAULT_THRESHOLDS, REACTIVATION_MIN_GAP_DAYS, type IdentityType } from
  */
 
 /**
- * The CTEs ending in `changes(identity_id, org_id, day, qualifies, previous_day, gap_days,
- * login_at, login_seq, previous_login_at, service_id, provider, ip_address, country)`: the
- * rows of the affected days once the logins selected by `chunk` (a condition on
- * login_events `e`) join the identity's sealed ones. Reads the sealed state —
- * daily_activity, identities, reactivations — as it was before those logins were folded.
+ * The CTEs ending in `raffected(identity_id, org_id, day, prev)`: the days whose row the logins
+ * selected by `chunk` (a condition on login_events `e`) change — each new login day and the
+ * next sealed login day after it — with their previous login day once those logins are in.
  */
-export function reactivationChangesCtes(chunk: SQL): SQL {
+export function affectedDaysCtes(chunk: SQL): SQL {
   const a = dailyActivity;
-  const old = sql`${reactivations}`;
   return sql`
   rc AS (
     SELECT e.identity_id, e.org_id, e.created_at, e.seq, e.created_at / ${DAY_MS_SQL} AS day
@@ -47,19 +44,38 @@ export function reactivationChangesCtes(chunk: SQL): SQL {
       MAX(created_at) AS last_at
     FROM (SELECT identity_id, org_id, day, created_at, seq, ROW_NUMBER() OVER (PARTITION BY identity_id, day ORDER BY created_at, seq) AS rn FROM rc)
     GROUP BY identity_id, org_id, day),
+  -- a login after the identity's last sealed day L (the usual case) has L before it and nothing
+  -- after: no index lookup; only a late login looks up its sealed neighbours
   rnear AS (
-    SELECT identity_id, org_id, day,
-      (SELECT MAX(s.day) FROM ${a} s WHERE s.identity_id = rcd.identity_id AND s.day < rcd.day AND s.logins > 0) AS old_prev,
-      (SELECT MIN(s.day) FROM ${a} s WHERE s.identity_id = rcd.identity_id AND s.day > rcd.day AND s.logins > 0) AS old_next
-    FROM rcd),
-  ru(identity_id, org_id, day) AS (
-    SELECT identity_id, org_id, day FROM rnear
-    UNION SELECT identity_id, org_id, old_prev FROM rnear WHERE old_prev IS NOT NULL
-    UNION SELECT identity_id, org_id, old_next FROM rnear WHERE old_next IS NOT NULL),
+    SELECT rcd.identity_id, rcd.org_id, rcd.day,
+      CASE WHEN i.last_login_at IS NULL THEN NULL
+        WHEN rcd.day > i.last_login_at / ${DAY_MS_SQL} THEN i.last_login_at / ${DAY_MS_SQL}
+        ELSE (SELECT MAX(s.day) FROM ${a} s WHERE s.identity_id = rcd.identity_id AND s.day < rcd.day AND s.logins > 0) END AS old_prev,
+      CASE WHEN i.last_login_at IS NULL OR rcd.day >= i.last_login_at / ${DAY_MS_SQL} THEN NULL
+        ELSE (SELECT MIN(s.day) FROM ${a} s WHERE s.identity_id = rcd.identity_id AND s.day > rcd.day AND s.logins > 0) END AS old_next
+    FROM rcd JOIN ${identities} i ON i.id = rcd.identity_id),
+  -- the new days and their sealed neighbours; affected: a new day, or the next sealed day after one
+  ru(identity_id, org_id, day, affected) AS (
+    SELECT identity_id, org_id, day, 1 FROM rnear
+    UNION ALL SELECT identity_id, org_id, old_prev, 0 FROM rnear WHERE old_prev IS NOT NULL
+    UNION ALL SELECT identity_id, org_id, old_next, 1 FROM rnear WHERE old_next IS NOT NULL),
   raffected AS (
-    SELECT * FROM (SELECT identity_id, org_id, day, LAG(day) OVER (PARTITION BY identity_id ORDER BY day) AS prev FROM ru) o
-    WHERE EXISTS (SELECT 1 FROM rcd WHERE rcd.identity_id = o.identity_id AND rcd.day = o.day)
-       OR EXISTS (SELECT 1 FROM rnear WHERE rnear.identity_id = o.identity_id AND rnear.old_next = o.day)),
+    SELECT identity_id, org_id, day, prev FROM (
+      SELECT identity_id, org_id, day, affected, LAG(day) OVER (PARTITION BY identity_id ORDER BY day) AS prev
+      FROM (SELECT identity_id, org_id, day, MAX(affected) AS affected FROM ru GROUP BY identity_id, org_id, day))
+    WHERE affected)`;
+}
+
+/**
+ * The CTEs ending in `changes(identity_id, org_id, day, qualifies, previous_day, gap_days,
+ * login_at, login_seq, previous_login_at, service_id, provider, ip_address, country)`: the
+ * rows of the affected days once the logins selected by `chunk` (a condition on
+ * login_events `e`) join the identity's sealed ones. Reads the sealed state —
+ * daily_activity, identities, reactivations — as it was before those logins were folded.
+ */
+export function reactivationChangesCtes(chunk: SQL): SQL {
+  const old = sql`${reactivations}`;
+  return sql`${affectedDaysCtes(chunk)},
   rsealed AS (
     SELECT f.*,
       -- the first sealed login of the day: the stored row's, or the identity's first login on its first day
@@ -104,10 +120,12 @@ export function reactivationChangesCtes(chunk: SQL): SQL {
  * batch before identities and daily_activity take the chunk in, guarded like every fold
  * statement: upsert the affected days that qualify, then delete those that no longer do
  * (a late login split their gap). The delete decides from daily_activity and the chunk
- * only, so the upsert before it cannot change its answer.
+ * only (the affected days and their new previous day), so the upsert before it cannot change
+ * its answer.
  */
 export function foldReactivations(from: number, to: number, guard: SQL) {
-  const ctes = reactivationChangesCtes(sql`e.seq > ${from} AND e.seq <= ${to}`);
+  const chunkOf = sql`e.seq > ${from} AND e.seq <= ${to}`;
+  const ctes = reactivationChangesCtes(chunkOf);
   return {
     reactivations: sql`INSERT INTO ${reactivations}
         (identity_id, day, org_id, previous_day, gap_days, login_at, previous_login_at, service_id, provider, ip_address, country)
@@ -119,7 +137,8 @@ export function foldReactivations(from: number, to: number, guard: SQL) {
         previous_login_at = excluded.previous_login_at, service_id = excluded.service_id, provider = excluded.provider,
         ip_address = excluded.ip_address, country = excluded.country`,
     splitReactivations: sql`DELETE FROM ${reactivations} WHERE (identity_id, day) IN (
-        WITH ${ctes} SELECT identity_id, day FROM changes WHERE NOT qualifies) AND ${guard}`,
+        WITH ${affectedDaysCtes(chunkOf)} SELECT identity_id, day FROM raffected
+        WHERE prev IS NULL OR day - prev < ${REACTIVATION_MIN_GAP_DAYS}) AND ${guard}`,
   };
 }
 
@@ -170,7 +189,7 @@ export function reactivationsSql(
       SELECT r.identity_id, r.day, r.gap_days, r.previous_login_at, r.login_at, r.service_id, r.provider, r.ip_address, r.country
       FROM ${reactivations} r
       WHERE r.org_id = (SELECT id FROM org) AND r.day BETWEEN ${range.start} AND ${range.end}
-        AND NOT EXISTS (SELECT 1 FROM changes c WHERE c.identity_id = r.identity_id AND c.day = r.day)
+        AND NOT EXISTS (SELECT 1 FROM raffected c WHERE c.identity_id = r.identity_id AND c.day = r.day)
       UNION ALL
       SELECT identity_id, day, gap_days, previous_login_at, login_at, service_id, provider, ip_address, country
       FROM rchanges WHERE qualifies AND day BETWEEN ${range.start} AND ${range.end})
