@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectErrorBody } from "./contract";
-import { type EventInput, ingest, orgToken, request, rollup, token } from "./helpers";
-import { dateOf, dayOfMs, GovernanceOracle, Oracle } from "./oracle";
+import { type EventInput, ingest, orgToken, relativeLogins, request, rollup, token } from "./helpers";
+import { dateOf, GovernanceOracle, Oracle } from "./oracle";
 
 /**
  * Dormancy, never-seen inventory, overdue machines and dormant services: hand-computed
@@ -11,18 +11,7 @@ import { dateOf, dayOfMs, GovernanceOracle, Oracle } from "./oracle";
  */
 
 const ORG = "dorm";
-const T = dayOfMs(Date.now());
-const at = (daysAgo: number, time = "12:00:00") => `${dateOf(T - daysAgo)}T${time}Z`;
-let seq = 0;
-const login = (user: string, daysAgo: number, extra: Partial<EventInput> = {}): EventInput => ({
-  id: `d-${++seq}`,
-  org: ORG,
-  user_id: user,
-  service_id: "web",
-  provider: "github",
-  created_at: at(daysAgo),
-  ...extra,
-});
+const { today: T, at, login } = relativeLogins(ORG, "d");
 const machine = (user: string, daysAgo: number[], extra: Partial<EventInput> = {}) =>
   daysAgo.map((d) => login(user, d, { identity_type: "machine", service_id: "api", provider: "key", ...extra }));
 

@@ -114,3 +114,23 @@ export const rollup = (options?: RollupOptions) => runRollup(testDb(), options);
 export const iso = (date: string, time = "12:00:00") => `${date}T${time}Z`;
 export const todayDate = () => new Date().toISOString().slice(0, 10);
 export const addDays = (date: string, n: number) => new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
+
+/**
+ * Events dated relative to today for one organization: `at(daysAgo, time)` is an RFC 3339
+ * time that many UTC days ago, `login(user, daysAgo, extra)` an event with id `<prefix>-<n>`.
+ */
+export function relativeLogins(org: string, idPrefix: string) {
+  const today = Math.floor(Date.now() / DAY_MS);
+  let seq = 0;
+  const at = (daysAgo: number, time = "12:00:00") => `${new Date((today - daysAgo) * DAY_MS).toISOString().slice(0, 10)}T${time}Z`;
+  const login = (user: string, daysAgo: number, extra: Partial<EventInput> = {}): EventInput => ({
+    id: `${idPrefix}-${++seq}`,
+    org,
+    user_id: user,
+    service_id: "web",
+    provider: "github",
+    created_at: at(daysAgo),
+    ...extra,
+  });
+  return { today, at, login };
+}

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectErrorBody } from "./contract";
-import { type EventInput, ingest, orgToken, request, rollup } from "./helpers";
-import { dateOf, dayOfMs, GovernanceOracle, Oracle } from "./oracle";
+import { type EventInput, ingest, orgToken, relativeLogins, request, rollup } from "./helpers";
+import { dateOf, GovernanceOracle, Oracle } from "./oracle";
 
 /**
  * Reactivations: gaps of threshold − 1, threshold and threshold + 1; late events that split
@@ -12,18 +12,7 @@ import { dateOf, dayOfMs, GovernanceOracle, Oracle } from "./oracle";
  */
 
 const ORG = "react";
-const T = dayOfMs(Date.now());
-const at = (daysAgo: number, time = "12:00:00") => `${dateOf(T - daysAgo)}T${time}Z`;
-let seq = 0;
-const login = (user: string, daysAgo: number, extra: Partial<EventInput> = {}): EventInput => ({
-  id: `r-${++seq}`,
-  org: ORG,
-  user_id: user,
-  service_id: "web",
-  provider: "github",
-  created_at: at(daysAgo),
-  ...extra,
-});
+const { today: T, at, login } = relativeLogins(ORG, "r");
 
 const oracle = new Oracle();
 const gov = new GovernanceOracle(oracle);
