@@ -32,6 +32,14 @@ function ingestRatePeriod(): string {
   return m[1];
 }
 
+/**
+ * LOGINPULSE_TEST_SHARDS=2 runs the whole suite with organizations sharded across two
+ * databases (`DB` and `DB_SHARD_1`, src/db/shards.ts), as `npm test` does after the
+ * single-database run: every answer must be the same.
+ */
+const SHARDS = Number(process.env.LOGINPULSE_TEST_SHARDS ?? "1");
+if (!(SHARDS === 1 || SHARDS === 2)) throw new Error("LOGINPULSE_TEST_SHARDS must be 1 or 2");
+
 export default defineConfig(async () => {
   const { keys, stranger } = await testKeys();
   return {
@@ -59,6 +67,7 @@ export default defineConfig(async () => {
           // suite itself runs without a queue (direct ingest, the default). No consumer is attached;
           // the tests deliver batches to the worker's queue handler themselves.
           queueProducers: { TEST_EVENTS_QUEUE: { queueName: "loginpulse-events-test" } },
+          ...(SHARDS === 2 ? { d1Databases: { DB: "loginpulse", DB_SHARD_1: "loginpulse-shard-1" } } : {}),
         },
       }),
     ],

@@ -2,7 +2,8 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { ExtractSchema } from "hono/types";
-import { BOOKMARK_HEADER, createDb, sessionFor } from "./db/client";
+import { BOOKMARK_HEADER } from "./db/client";
+import { Databases } from "./db/shards";
 import { type AppEnv, loadConfig } from "./env";
 import { errorBody, handleError, invalidInput, zodDetails } from "./errors";
 import { analyticsRoutes } from "./routes/analytics";
@@ -56,12 +57,16 @@ export function createApp() {
   // Every request runs in one D1 session (Sessions API): GETs may read from a replica no
   // older than the client's bookmark, writes go to the primary, and the response carries
   // the session's bookmark for the client's next request (read-your-writes).
+  // With organizations sharded across databases, each database the request touches has its
+  // own session and bookmark (src/db/shards.ts); organization routes then use their shard.
   app.use("*", async (c, next) => {
-    c.set("config", loadConfig(c.env));
-    const session = sessionFor(c.env.DB, c.req.method === "GET" || c.req.method === "HEAD" ? "read" : "write", c.req.header(BOOKMARK_HEADER));
-    c.set("db", createDb(session));
+    const config = loadConfig(c.env);
+    c.set("config", config);
+    const dbs = new Databases(c.env, c.req.method === "GET" || c.req.method === "HEAD" ? "read" : "write", c.req.header(BOOKMARK_HEADER), config.SHARDS_FOR_NEW_ORGS);
+    c.set("dbs", dbs);
+    c.set("db", dbs.primary);
     await next();
-    const bookmark = session.getBookmark();
+    const bookmark = dbs.bookmarkHeader();
     if (bookmark) c.header(BOOKMARK_HEADER, bookmark);
   });
 

@@ -4,7 +4,8 @@ import { importJWK, SignJWT, type JWTPayload } from "jose";
 import { createDb } from "../src/db/client";
 import type { Bindings } from "../src/env";
 import worker from "../src/index";
-import { runRollup, type RollupOptions } from "../src/rollup/rollup";
+import { runRollup, type RollupOptions, type RollupResult } from "../src/rollup/rollup";
+import { jobDatabases, shardsOf } from "../src/db/shards";
 
 export const ISSUER = "https://auth.test";
 export const AUDIENCE = "loginpulse";
@@ -108,8 +109,42 @@ export async function ingest(events: EventInput[]): Promise<{ accepted: number; 
   return total;
 }
 
+/**
+ * The test's databases (src/db/shards.ts): `DB`, plus `DB_SHARD_1` when the suite runs with
+ * LOGINPULSE_TEST_SHARDS=2 (vitest.config.ts). Tests that look inside storage go through
+ * these, so every test holds with organizations spread over two databases as with one.
+ */
+export const testDatabases = () => jobDatabases(env as Bindings);
+/** Every database's binding. */
+export const allD1 = (): D1Database[] => shardsOf(env as Bindings).map((s) => s.d1);
+/** The primary database (`DB`): the directory, dead letters and platform reports live there. */
 export const testDb = () => createDb(env.DB);
-export const rollup = (options?: RollupOptions) => runRollup(testDb(), options);
+/** The database holding an organization (`DB` for one it does not know). */
+export const orgDb = (org: string) => testDatabases().forOrg(org);
+export const orgD1 = async (org: string) => (await orgDb(org)).$client;
+
+/** Rows of one query run in every database, concatenated. */
+export async function rowsEverywhere<T>(query: string, ...params: unknown[]): Promise<T[]> {
+  const parts = await Promise.all(allD1().map((d1) => d1.prepare(query).bind(...params).all<T>()));
+  return parts.flatMap((p) => p.results);
+}
+
+/** A `SELECT COUNT(*) AS n …` summed over every database. */
+export async function countEverywhere(query: string, ...params: unknown[]): Promise<number> {
+  return (await rowsEverywhere<{ n: number }>(query, ...params)).reduce((sum, r) => sum + r.n, 0);
+}
+
+/** The rollup in every database, as the cron runs it; counts summed, complete when all are. */
+export async function rollup(options?: RollupOptions): Promise<RollupResult> {
+  const parts = await Promise.all(testDatabases().all().map(({ db }) => runRollup(db, options)));
+  return parts.reduce((sum, p) => ({
+    foldedEvents: sum.foldedEvents + p.foldedEvents,
+    recomputedDays: sum.recomputedDays + p.recomputedDays,
+    batches: sum.batches + p.batches,
+    complete: sum.complete && p.complete,
+    watermark: Math.max(sum.watermark, p.watermark),
+  }));
+}
 
 export const iso = (date: string, time = "12:00:00") => `${date}T${time}Z`;
 export const todayDate = () => new Date().toISOString().slice(0, 10);

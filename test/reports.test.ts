@@ -7,7 +7,7 @@ import { makeOrgReport } from "../src/governance/reports";
 import { deliverDue, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_TIMEOUT_MS } from "../src/governance/webhooks";
 import worker from "../src/index";
 import { CRON_DAILY, CRON_ROLLUP } from "../src/scheduled";
-import { DAY_MS, type EventInput, getJson, ingest, orgToken, platformToken, request, token } from "./helpers";
+import { DAY_MS, type EventInput, getJson, ingest, orgToken, platformToken, request, testDatabases, token } from "./helpers";
 import { dateOf, dayOfMs } from "./oracle";
 
 /**
@@ -178,7 +178,7 @@ describe("a daily run cut off midway", () => {
     const AT = DAY * DAY_MS + 6 * 3_600_000;
     const orgs = (await env.DB.prepare("SELECT COUNT(*) AS n FROM organizations").first<{ n: number }>())!.n;
     expect(orgs).toBeGreaterThanOrEqual(2); // more than the one report the cut-off run makes
-    const cut = await runDailyJob(createDb(env.DB), { now: AT, allowPrivateWebhooks: false, rawRetentionDays: 400, maxReports: 1 });
+    const cut = await runDailyJob(testDatabases(), { now: AT, allowPrivateWebhooks: false, rawRetentionDays: 400, maxReports: 1 });
     expect(cut.reports).toEqual({ created: 1, complete: false });
     expect(cut.platformReport).toBe("pending");
     expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ?", DAY)).toBe(1);

@@ -1,6 +1,6 @@
 import { putInventory } from "../src/governance/inventory";
 import { makeOrgReport, makePlatformReport } from "../src/governance/reports";
-import { DAY_MS, testDb } from "./helpers";
+import { DAY_MS, orgDb, testDatabases } from "./helpers";
 import { SAMPLE_USER, sampleReportId } from "./routes";
 
 /**
@@ -12,10 +12,10 @@ import { SAMPLE_USER, sampleReportId } from "./routes";
  * organization's analytics are unchanged by it.
  */
 export async function prepareRouteData(org: string): Promise<void> {
-  const db = testDb();
+  const db = await orgDb(org);
   const day = Date.parse(`${sampleReportId()}T00:00:00Z`) / DAY_MS;
   const at = day * DAY_MS + 6 * 3_600_000;
   await putInventory(db, org, [{ user_id: SAMPLE_USER, identity_type: "machine", display_name: "Route sample", owner: "platform-team" }], at);
   await makeOrgReport(db, org, day, at);
-  await makePlatformReport(db, day, at);
+  await makePlatformReport(testDatabases(), day, at);
 }

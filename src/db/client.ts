@@ -17,6 +17,7 @@ export const BOOKMARK_HEADER = "x-d1-bookmark";
 
 /** D1 bookmarks look like `0000003a-00000010-00004f4e-9f3c…` (hex groups); anything else is ignored. */
 const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
+export const isBookmark = (text: string | undefined): text is string => text !== undefined && BOOKMARK.test(text);
 
 /**
  * The session a request runs in. Reads may be served by a read replica
@@ -27,7 +28,7 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
  */
 export function sessionFor(d1: D1Database, kind: "read" | "write", bookmark: string | undefined): D1DatabaseSession {
   if (kind === "write") return d1.withSession("first-primary");
-  return d1.withSession(bookmark && BOOKMARK.test(bookmark) ? bookmark : "first-unconstrained");
+  return d1.withSession(isBookmark(bookmark) ? bookmark : "first-unconstrained");
 }
 
 const dialect = new SQLiteAsyncDialect();

@@ -247,6 +247,21 @@ export const deadLetters = sqliteTable("dead_letters", {
   parkedAt: integer("parked_at").notNull(),
 });
 
+// ---- scale-out (src/db/shards.ts) ---------------------------------------------------------
+
+/**
+ * Which D1 database (binding name: `DB`, `DB_SHARD_1`, …) holds each organization, when
+ * organizations are sharded. Read and written in the primary database (`DB`) only; an
+ * organization with no row lives in `DB` (every organization created before sharding was
+ * turned on). A row never changes once written: moving an organization is an operator
+ * procedure (README, "Sharding organizations").
+ */
+export const orgDirectory = sqliteTable("org_directory", {
+  slug: text("slug").primaryKey(),
+  shard: text("shard").notNull(),
+  placedAt: integer("placed_at").notNull(),
+});
+
 // ---- governance (src/governance/) ----------------------------------------------------------
 
 /**

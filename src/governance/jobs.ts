@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { first, namedBatch } from "../db/client";
 import { rollupState } from "../db/schema";
 import type { Db } from "../env";
+import type { Databases } from "../db/shards";
 import { dayOf } from "../lib/dates";
 import { runRollup, type RollupResult } from "../rollup/rollup";
 import { makeOrgReport, makePlatformReport, orgsWithoutReport, pendingReports, recordHealth } from "./reports";
@@ -39,7 +40,8 @@ export interface GovernanceOptions {
 
 export interface DailyResult {
   day: number;
-  rollup: RollupResult;
+  /** Per database (src/db/shards.ts): `DB`, then any `DB_SHARD_n`. */
+  rollup: Record<string, RollupResult>;
   retention: PruneResult;
   health: number;
   reports: { created: number; complete: boolean };
@@ -61,40 +63,83 @@ async function makeReports(db: Db, day: number, now: number, deadline: number, m
   }
 }
 
-export async function runDailyJob(db: Db, options: GovernanceOptions): Promise<DailyResult> {
+const sumReports = (parts: { created: number; complete: boolean }[]) => ({
+  created: parts.reduce((n, p) => n + p.created, 0),
+  complete: parts.every((p) => p.complete),
+});
+
+/**
+ * The daily run: every database's share in parallel (each organization lives in one), then
+ * the platform report once every organization's report of the day exists.
+ */
+export async function runDailyJob(dbs: Databases, options: GovernanceOptions): Promise<DailyResult> {
   const { now, budgetMs = 600_000, maxReports = Number.POSITIVE_INFINITY } = options;
   const started = Date.now();
   const deadline = started + budgetMs;
   const day = dayOf(now);
-  // Reports read the tail live, so they are exact either way; a finished rollup makes them cheap.
-  const rollup = await runRollup(db, { budgetMs: Math.floor(budgetMs / 3) });
-  const retention = rollup.complete ? await pruneRawEvents(db, { now, retentionDays: options.rawRetentionDays, deadline }) : { deleted: 0, complete: false };
-  await namedBatch(db, {
-    mark: sql`INSERT INTO ${rollupState} (key, value) VALUES (${GOVERNANCE_DAY_KEY}, ${day})
-      ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)`,
-  });
-  const health = await recordHealth(db, day, now);
-  const reports = await makeReports(db, day, now, deadline, maxReports);
-  const platformReport = reports.complete ? await makePlatformReport(db, day, now) : "pending";
-  const deliveries = await deliverDue(db, { now, allowPrivate: options.allowPrivateWebhooks, timeoutMs: options.webhookTimeoutMs, fetcher: options.fetcher });
-  return { day, rollup, retention, health, reports, platformReport, deliveries };
+  const shards = await Promise.all(
+    dbs.all().map(async ({ name, db }) => {
+      // Reports read the tail live, so they are exact either way; a finished rollup makes them cheap.
+      const rollup = await runRollup(db, { budgetMs: Math.floor(budgetMs / 3) });
+      const retention = rollup.complete ? await pruneRawEvents(db, { now, retentionDays: options.rawRetentionDays, deadline }) : { deleted: 0, complete: false };
+      await namedBatch(db, {
+        mark: sql`INSERT INTO ${rollupState} (key, value) VALUES (${GOVERNANCE_DAY_KEY}, ${day})
+          ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)`,
+      });
+      const health = await recordHealth(db, day, now);
+      const reports = await makeReports(db, day, now, deadline, maxReports);
+      return { name, rollup, retention, health, reports };
+    }),
+  );
+  const reports = sumReports(shards.map((s) => s.reports));
+  const platformReport = reports.complete ? await makePlatformReport(dbs, day, now) : "pending";
+  const deliveries = await deliverEverywhere(dbs, options);
+  return {
+    day,
+    rollup: Object.fromEntries(shards.map((s) => [s.name, s.rollup])),
+    retention: { deleted: shards.reduce((n, s) => n + s.retention.deleted, 0), complete: shards.every((s) => s.retention.complete) },
+    health: shards.reduce((n, s) => n + s.health, 0),
+    reports,
+    platformReport,
+    deliveries,
+  };
 }
 
-/** The quarter-hourly run's share, after its rollup: finish today's reports if the daily run left some, then deliver due webhooks. */
-export async function continueGovernance(db: Db, options: GovernanceOptions) {
+/** Due webhook deliveries of every database (each organization's reports live in its own). */
+async function deliverEverywhere(dbs: Databases, options: GovernanceOptions): Promise<DeliveryResult[]> {
+  const parts = await Promise.all(
+    dbs.all().map(({ db }) => deliverDue(db, { now: options.now, allowPrivate: options.allowPrivateWebhooks, timeoutMs: options.webhookTimeoutMs, fetcher: options.fetcher })),
+  );
+  return parts.flat();
+}
+
+/**
+ * The quarter-hourly run's share, after its rollup: finish today's reports in every database
+ * where the daily run left some, then the platform report, then deliver due webhooks.
+ */
+export async function continueGovernance(dbs: Databases, options: GovernanceOptions) {
   const { now, budgetMs = 20_000, maxReports = Number.POSITIVE_INFINITY } = options;
   const deadline = Date.now() + budgetMs;
-  const state = await first<{ value: number }>(db, sql`SELECT value FROM ${rollupState} WHERE key = ${GOVERNANCE_DAY_KEY}`);
+  const today = dayOf(now);
+  const shards = await Promise.all(
+    dbs.all().map(async ({ db }) => {
+      const state = await first<{ value: number }>(db, sql`SELECT value FROM ${rollupState} WHERE key = ${GOVERNANCE_DAY_KEY}`);
+      if (state?.value !== today) return undefined;
+      const pending = await pendingReports(db, today);
+      if (!pending.orgs) return { ran: false, created: 0, complete: true, platform: pending.platform };
+      await recordHealth(db, today, now);
+      return { ran: true, ...(await makeReports(db, today, now, deadline, maxReports)), platform: pending.platform };
+    }),
+  );
+  const started = shards.filter((s) => s !== undefined);
   let reports: { created: number; complete: boolean } | undefined;
   let platformReport: "created" | "exists" | "pending" | undefined;
-  if (state?.value === dayOf(now)) {
-    const pending = await pendingReports(db, state.value);
-    if (pending.orgs) {
-      await recordHealth(db, state.value, now);
-      reports = await makeReports(db, state.value, now, deadline, maxReports);
-    }
-    if (pending.platform && (reports?.complete ?? true)) platformReport = await makePlatformReport(db, state.value, now);
+  // The daily run has started today in every database: the primary's mark says whether the platform report is still missing.
+  if (started.length === shards.length && shards[0]) {
+    if (started.some((s) => s.ran)) reports = sumReports(started);
+    const complete = started.every((s) => s.complete);
+    if (shards[0].platform) platformReport = complete ? await makePlatformReport(dbs, today, now) : "pending";
   }
-  const deliveries = await deliverDue(db, { now, allowPrivate: options.allowPrivateWebhooks, timeoutMs: options.webhookTimeoutMs, fetcher: options.fetcher });
+  const deliveries = await deliverEverywhere(dbs, options);
   return { reports, platformReport, deliveries };
 }

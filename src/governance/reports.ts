@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { namedBatch } from "../db/client";
 import { organizations, orgHealth, reports, webhookAttempts, webhookDeliveries } from "../db/schema";
 import type { Db } from "../env";
+import type { Databases } from "../db/shards";
 import { dayToDate, formatTimestamp } from "../lib/dates";
 import { type DormancyRow, dormancyCtes, dormancyRowBody, pageSql, servicesSql, summarySql } from "./dormancy";
 import { type HealthCountsRow, HEALTH_LABELS, healthCountsSql, labelHealth, recordHealthSql } from "./health";
@@ -153,13 +154,22 @@ export async function recordHealth(db: Db, day: number, now: number) {
  * many carry signup_without_return, and the organizations whose label changed since their
  * previous recorded day. Idempotent like the organizations' reports.
  */
-export async function makePlatformReport(db: Db, day: number, now: number): Promise<"created" | "exists"> {
-  const { labels } = await namedBatch(db, {
-    labels: sql`SELECT o.slug, h.label, h.signup_without_return,
-        (SELECT p.label FROM ${orgHealth} p WHERE p.org_id = h.org_id AND p.day < ${day} ORDER BY p.day DESC LIMIT 1) AS previous
-      FROM ${orgHealth} h JOIN ${organizations} o ON o.id = h.org_id WHERE h.day = ${day} ORDER BY o.slug`,
-  });
-  const rows = labels.results as { slug: string; label: (typeof HEALTH_LABELS)[number]; signup_without_return: number; previous: string | null }[];
+/**
+ * The platform report of `day`, from every database's recorded health labels (organizations
+ * live in exactly one), stored in the primary database.
+ */
+export async function makePlatformReport(dbs: Databases, day: number, now: number): Promise<"created" | "exists"> {
+  const perShard = await Promise.all(
+    dbs.all().map(async ({ db }) => {
+      const { labels } = await namedBatch(db, {
+        labels: sql`SELECT o.slug, h.label, h.signup_without_return,
+            (SELECT p.label FROM ${orgHealth} p WHERE p.org_id = h.org_id AND p.day < ${day} ORDER BY p.day DESC LIMIT 1) AS previous
+          FROM ${orgHealth} h JOIN ${organizations} o ON o.id = h.org_id WHERE h.day = ${day}`,
+      });
+      return labels.results as { slug: string; label: (typeof HEALTH_LABELS)[number]; signup_without_return: number; previous: string | null }[];
+    }),
+  );
+  const rows = perShard.flat().sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
   const body = {
     type: "platform" as const,
     date: dayToDate(day),
@@ -169,14 +179,13 @@ export async function makePlatformReport(db: Db, day: number, now: number): Prom
     signup_without_return: rows.filter((r) => r.signup_without_return === 1).map((r) => r.slug),
     changed: rows.filter((r) => r.previous !== null && r.previous !== r.label).map((r) => ({ org: r.slug, from: r.previous, to: r.label })),
   };
-  const { inserted } = await namedBatch(db, {
+  const { inserted } = await namedBatch(dbs.primary, {
     inserted: sql`INSERT INTO ${reports} (scope, org_id, day, created_at, body) VALUES ('platform', 0, ${day}, ${now}, ${JSON.stringify(body)})
       ON CONFLICT (scope, org_id, day) DO NOTHING`,
   });
   return inserted.meta.changes === 1 ? "created" : "exists";
 }
 
-/** Organizations without a report for `day`, alphabetically (the daily job works through them). */
 export async function orgsWithoutReport(db: Db, day: number, limit: number): Promise<string[]> {
   const { rows } = await namedBatch(db, {
     rows: sql`SELECT o.slug FROM ${organizations} o
@@ -187,6 +196,7 @@ export async function orgsWithoutReport(db: Db, day: number, limit: number): Pro
 }
 
 /** Whether reports of `day` are missing: some organization's, the platform's. One statement. */
+/** Whether `day` still lacks reports: organizations' (in this database), and the platform's (kept in the primary). */
 export async function pendingReports(db: Db, day: number): Promise<{ orgs: boolean; platform: boolean }> {
   const { pending } = await namedBatch(db, {
     pending: sql`SELECT

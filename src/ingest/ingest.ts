@@ -2,7 +2,8 @@ import { sql } from "drizzle-orm";
 import { namedBatch } from "../db/client";
 import { identities, loginEvents, organizations, services } from "../db/schema";
 import type { Db } from "../env";
-import { invalidInput, type ErrorDetail } from "../errors";
+import { ApiError, invalidInput, type ErrorDetail } from "../errors";
+import type { Databases } from "../db/shards";
 import { assertCanWriteOrg } from "../auth/middleware";
 import type { Principal } from "../auth/principal";
 import { MAX_FUTURE_SKEW_MS, type IngestBody, type LoginEventInput } from "./event-schema";
@@ -106,7 +107,7 @@ function firstOccurrences(events: NormalizedEvent[]): NormalizedEvent[] {
  * without events. Among the inserted events of a batch, the last one naming a service
  * (by created_at, then position) sets its name; events without a name keep the stored one.
  */
-export async function storeEvents(db: Db, events: NormalizedEvent[], now: number) {
+export async function storeEvents(db: Db, events: NormalizedEvent[], now: number): Promise<StoreResult> {
   const json = JSON.stringify(firstOccurrences(events).map(asTuple));
   const receivedAt = sql.raw(String(Math.trunc(now)));
   const { inserted } = await namedBatch(db, {
@@ -137,19 +138,63 @@ export async function storeEvents(db: Db, events: NormalizedEvent[], now: number
   return { accepted, duplicates: events.length - accepted };
 }
 
-export type IngestResult = { accepted: number; duplicates: number } | { accepted: number; duplicates: null; queued: true };
+export interface StoreResult {
+  accepted: number;
+  duplicates: number;
+}
+
+/**
+ * Stores a batch in the databases of its organizations (src/db/shards.ts): one `storeEvents`
+ * per database, in parallel, each all-or-nothing. With one database (or one organization)
+ * that is exactly `storeEvents`. When some databases commit and others fail, the request
+ * fails with 503 and `details` naming every event stored and every event not stored:
+ * retrying the whole request is safe (ids make the stored ones duplicates).
+ */
+export async function storeSharded(dbs: Databases, events: NormalizedEvent[], now: number): Promise<StoreResult> {
+  const placed = await dbs.placeOrgs(events.map((e) => e.org));
+  const groups = new Map<string, { events: NormalizedEvent[]; positions: number[] }>();
+  events.forEach((e, i) => {
+    const name = placed.get(e.org)!;
+    const group = groups.get(name) ?? groups.set(name, { events: [], positions: [] }).get(name)!;
+    group.events.push(e);
+    group.positions.push(i);
+  });
+  const parts = [...groups];
+  if (parts.length === 1) return storeEvents(dbs.db(parts[0][0]), events, now);
+  const outcomes = await Promise.allSettled(parts.map(([name, group]) => storeEvents(dbs.db(name), group.events, now)));
+  const failed = outcomes.flatMap((o, i) => (o.status === "rejected" ? [{ name: parts[i][0], error: o.reason as Error }] : []));
+  if (failed.length === outcomes.length) throw failed[0].error;
+  if (failed.length > 0) {
+    for (const f of failed) console.warn(`ingest: database ${f.name} failed: ${f.error?.message}`);
+    const stored: string[] = new Array(events.length);
+    parts.forEach(([name, group], i) => {
+      for (const position of group.positions) stored[position] = outcomes[i].status === "fulfilled" ? "stored" : `not stored: database ${name} failed; retry the request`;
+    });
+    throw new ApiError(
+      "DATABASE_UNAVAILABLE",
+      `Stored the events of ${parts.length - failed.length} of ${parts.length} databases; retry the whole request (event ids make it safe)`,
+      { details: stored.map((message, i) => ({ path: `events[${i}]`, message })) },
+    );
+  }
+  return outcomes.reduce((sum, o) => {
+    const r = (o as PromiseFulfilledResult<StoreResult>).value;
+    return { accepted: sum.accepted + r.accepted, duplicates: sum.duplicates + r.duplicates };
+  }, { accepted: 0, duplicates: 0 });
+}
+
+export type IngestResult = StoreResult | { accepted: number; duplicates: null; queued: true };
 
 /**
  * Event acceptance, shared by every way events arrive: normalize (defaults, the
  * future-skew rule), check the token's organization binding against every event, then
  * store — or, with a queue, enqueue the request's events as one message for the queue
- * consumer to store through the same `storeEvents` (duplicates are then not known yet:
+ * consumer to store through the same `storeSharded` (duplicates are then not known yet:
  * `duplicates: null`). A request too large for one message is stored directly.
  * The caller has already authenticated the token and checked its events:write scope.
  */
-export async function acceptEvents(db: Db, principal: Principal, body: IngestBody, ctx: IngestContext, queue?: Queue): Promise<IngestResult> {
+export async function acceptEvents(dbs: Databases, principal: Principal, body: IngestBody, ctx: IngestContext, queue?: Queue): Promise<IngestResult> {
   const events = normalizeEvents(body.events, ctx, body.batch);
   assertCanWriteOrg(principal, new Set(events.map((e) => e.org)));
   if (queue && (await enqueueEvents(queue, events, ctx.now))) return { accepted: events.length, duplicates: null, queued: true };
-  return storeEvents(db, events, ctx.now);
+  return storeSharded(dbs, events, ctx.now);
 }

@@ -1,7 +1,7 @@
 /**
  * Queue-buffered ingest (optional `EVENTS_QUEUE` binding). The HTTP route validates and
  * authorizes as always, then enqueues the request's events as ONE message; the consumer
- * below writes each message through `storeEvents`, the same idempotent, all-or-nothing
+ * below writes each message through `storeSharded` (`storeEvents` per database), the same idempotent, all-or-nothing
  * path as direct ingest. Queues deliver at least once: event ids make a redelivery a
  * no-op, so nothing is counted twice; a failing message is retried with backoff, then
  * moved by Cloudflare to the dead-letter queue, whose consumer parks it in D1 until an
@@ -12,7 +12,8 @@ import { z } from "zod";
 import { createDb, namedBatch } from "../db/client";
 import { deadLetters } from "../db/schema";
 import type { Bindings, Db } from "../env";
-import { storeEvents, type NormalizedEvent } from "./ingest";
+import { storeSharded, type NormalizedEvent } from "./ingest";
+import { type Databases, jobDatabases } from "../db/shards";
 
 /** Cloudflare Queues' per-message limit is 128 KB; leave room for the envelope. */
 export const MAX_MESSAGE_BYTES = 120_000;
@@ -74,11 +75,11 @@ export async function enqueueEvents(queue: Queue, events: NormalizedEvent[], rec
 
 /** The events queue's consumer: each message stored all-or-nothing, acked, or retried with backoff. */
 export async function consumeEvents(batch: MessageBatch, env: Bindings): Promise<void> {
-  const db = createDb(env.DB);
+  const dbs = jobDatabases(env);
   for (const message of batch.messages) {
     try {
       const { receivedAt, events } = await decodeMessage(message.body);
-      const result = await storeEvents(db, events, receivedAt);
+      const result = await storeSharded(dbs, events, receivedAt);
       console.log(JSON.stringify({ job: "ingest-queue", message: message.id, attempts: message.attempts, ...result }));
       message.ack();
     } catch (err) {
@@ -128,11 +129,12 @@ export interface ReplayResult {
 }
 
 /**
- * Replays parked dead letters, oldest first: each is stored through `storeEvents`, then
+ * Replays parked dead letters, oldest first: each is stored through `storeSharded`, then
  * removed (ids make replaying something already stored a no-op, so a removal lost after a
  * store is harmless); one that still fails stays parked and is reported.
  */
-export async function replayDeadLetters(db: Db, limit: number): Promise<ReplayResult> {
+export async function replayDeadLetters(dbs: Databases, limit: number): Promise<ReplayResult> {
+  const db = dbs.primary;
   const rows = (
     await namedBatch(db, {
       rows: sql`SELECT message_id, body FROM ${deadLetters} ORDER BY parked_at, message_id LIMIT ${limit}`,
@@ -143,7 +145,7 @@ export async function replayDeadLetters(db: Db, limit: number): Promise<ReplayRe
     try {
       const bytes = row.body instanceof ArrayBuffer ? row.body : new Uint8Array(row.body).buffer;
       const { receivedAt, events } = await decodeMessage(bytes);
-      const result = await storeEvents(db, events, receivedAt);
+      const result = await storeSharded(dbs, events, receivedAt);
       await namedBatch(db, { remove: sql`DELETE FROM ${deadLetters} WHERE message_id = ${row.message_id}` });
       out.replayed++;
       out.accepted += result.accepted;

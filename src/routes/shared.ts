@@ -1,4 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { parseDate } from "../lib/dates";
 
@@ -35,3 +37,16 @@ export function notFoundOrg(slug: string): never {
 
 /** An organization's rows, or 404 when the query found no such organization (null). */
 export const foundOrg = <T>(value: T | null, slug: string): T => (value === null ? notFoundOrg(slug) : value);
+
+/**
+ * Organization routes run against the organization's database (src/db/shards.ts), chosen
+ * after the access check so a caller without access causes no directory lookup. `place`
+ * (writes that may create the organization) places a new organization on its shard.
+ */
+export const orgDatabase = (place = false) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const slug = c.req.param("org_slug") ?? "";
+    const dbs = c.get("dbs");
+    c.set("db", place ? dbs.db((await dbs.placeOrgs([slug])).get(slug)!) : await dbs.forOrg(slug));
+    await next();
+  });

@@ -5,7 +5,7 @@ import { errorResponses, invalidInput } from "../../errors";
 import * as q from "../../analytics/org-queries";
 import { previousRange, resolveRange, resolveWeekRange } from "../../analytics/range";
 import { dayToDate, formatTimestamp } from "../../lib/dates";
-import { changePct, dateRangeQuery, foundOrg as found, identityTypeFilter as identityType, identityTypeParam, orgSlugParam } from "../shared";
+import { changePct, dateRangeQuery, foundOrg as found, identityTypeFilter as identityType, identityTypeParam, orgDatabase, orgSlugParam } from "../shared";
 import { registerGovernanceAnalytics } from "../governance/analytics";
 import * as s from "./schemas";
 import { activeUsersDays, decodeCursor, encodeCursor, lifecycleWeeks, retentionMatrix, userGrowthDays } from "./shape";
@@ -16,10 +16,15 @@ const analyticsRoutesBase = new OpenAPIHono<AppEnv>();
 
 // Authentication and organization access come before any parameter validation,
 // so an unauthorized caller learns nothing about the parameters or the org.
-analyticsRoutesBase.use("/api/organizations/:org_slug/analytics/*", authenticate, async (c, next) => {
-  assertCanReadOrg(c.get("principal"), c.req.param("org_slug")!);
-  await next();
-});
+analyticsRoutesBase.use(
+  "/api/organizations/:org_slug/analytics/*",
+  authenticate,
+  async (c, next) => {
+    assertCanReadOrg(c.get("principal"), c.req.param("org_slug")!);
+    await next();
+  },
+  orgDatabase(),
+);
 
 function orgRoute<P extends string, Q extends z.ZodObject, R extends z.ZodType>(path: P, summary: string, description: string, query: Q, response: R) {
   return createRoute({

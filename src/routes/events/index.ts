@@ -72,6 +72,6 @@ export const eventsRoutes = eventsRoutesBase.post(
   }) as MiddlewareHandler<AppEnv, "/api/events", { in: { json: z.input<typeof ingestBodySchema> }; out: { json: IngestBody } }>,
   async (c) => {
     const ctx = { now: Date.now(), edgeCountry: c.req.raw.cf?.country as string | undefined };
-    return c.json(await acceptEvents(c.get("db"), c.get("principal"), c.req.valid("json"), ctx, c.env.EVENTS_QUEUE), 202);
+    return c.json(await acceptEvents(c.get("dbs"), c.get("principal"), c.req.valid("json"), ctx, c.env.EVENTS_QUEUE), 202);
   },
 );

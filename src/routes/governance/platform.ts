@@ -128,11 +128,18 @@ export function registerPlatformGovernance(app: OpenAPIHono<AppEnv>) {
       const q = c.req.valid("query");
       const end = q.end_date ? parseDate(q.end_date)! : dayOf(Date.now());
       const start = end - HEALTH.windowDays + 1;
-      const { counts, history } = await namedBatch(c.get("db"), {
-        counts: healthCountsSql(end, q.org),
-        ...(q.org ? { history: healthHistorySql(q.org) } : {}),
-      } as Record<"counts" | "history", SQL>);
-      const all = healthOfAll(counts.results as unknown as HealthCountsRow[]);
+      // One organization: its database only. Every organization: each database's, in parallel.
+      const dbs = c.get("dbs");
+      const parts = await Promise.all(
+        (q.org ? [await dbs.forOrg(q.org)] : dbs.all().map((s) => s.db)).map((db) =>
+          namedBatch(db, {
+            counts: healthCountsSql(end, q.org),
+            ...(q.org ? { history: healthHistorySql(q.org) } : {}),
+          } as Record<"counts" | "history", SQL>),
+        ),
+      );
+      const all = healthOfAll(parts.flatMap((p) => p.counts.results as unknown as HealthCountsRow[]));
+      const { history } = parts[0];
       if (q.org && all.length === 0) notFoundOrg(q.org);
       const filtered = sortHealth(q.label ? all.filter((r) => r.label === q.label) : all, q.sort, q.order);
       return c.json(

@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { assertPlatformOwner, authenticate } from "../../auth/middleware";
 import type { AppEnv } from "../../env";
-import { ORG_SORTS, organizationsEngagement, platformLoginActivity, platformOverview } from "../../analytics/platform-queries";
+import { loginActivityAcross, organizationsAcross, overviewAcross } from "../../analytics/across-shards";
+import { ORG_SORTS } from "../../analytics/platform-queries";
 import { ORG_WINDOW_DAYS, orgWindows, resolveRange } from "../../analytics/range";
 import { errorResponses } from "../../errors";
 import { listDeadLetters, replayDeadLetters } from "../../ingest/queue";
@@ -87,7 +88,7 @@ export const platformRoutes = platformRoutesBase
       const query = c.req.valid("query");
       const end = query.end_date ? parseDate(query.end_date)! : dayOf(Date.now());
       const { current, previous } = orgWindows(end);
-      const { rows, total, extra } = await organizationsEngagement(c.get("db"), current, previous, query, { health: healthCountsSql(end) });
+      const { rows, total, extra } = await organizationsAcross(c.get("dbs"), current, previous, query, { health: healthCountsSql(end) });
       const health = new Map(healthOfAll(extra.health.results as unknown as HealthCountsRow[]).map(({ org, orgId, ...h }) => [org, h]));
       return c.json(
         {
@@ -129,7 +130,7 @@ export const platformRoutes = platformRoutesBase
       },
     }),
     async (c) => {
-      const rows = await platformLoginActivity(c.get("db"), resolveRange(c.req.valid("query"), Date.now()));
+      const rows = await loginActivityAcross(c.get("dbs"), resolveRange(c.req.valid("query"), Date.now()));
       return c.json(
         rows.map((r) => ({ date: dayToDate(r.day), count: r.count })),
         200,
@@ -169,7 +170,7 @@ export const platformRoutes = platformRoutesBase
     }),
     async (c) => {
       const range = resolveRange(c.req.valid("query"), Date.now());
-      const totals = (await platformOverview(c.get("db"), range))!;
+      const totals = await overviewAcross(c.get("dbs"), range);
       return c.json({ start_date: dayToDate(range.start), end_date: dayToDate(range.end), ...totals }, 200);
     },
   )
@@ -225,7 +226,7 @@ export const platformRoutes = platformRoutesBase
         ...platformErrors,
       },
     }),
-    async (c) => c.json(await replayDeadLetters(c.get("db"), c.req.valid("query").limit), 200),
+    async (c) => c.json(await replayDeadLetters(c.get("dbs"), c.req.valid("query").limit), 200),
   );
 
 // Organization health and platform reports (src/routes/governance/platform.ts), on the same
