@@ -1,4 +1,4 @@
-import { jobDatabases } from "./db/shards";
+import { everyDatabase, jobDatabases } from "./db/shards";
 import { type Bindings, loadConfig } from "./env";
 import { continueGovernance, type GovernanceOptions, runDailyJob } from "./governance/jobs";
 import { runRollup } from "./rollup/rollup";
@@ -19,12 +19,10 @@ export async function scheduled(controller: ScheduledController, env: Bindings, 
   };
   switch (controller.cron) {
     case CRON_ROLLUP: {
-      await Promise.all(
-        dbs.all().map(async ({ name, db }) => {
-          const result = await runRollup(db);
-          console.log(JSON.stringify({ job: "rollup", ...(dbs.sharded ? { database: name } : {}), ...result }));
-        }),
-      );
+      await everyDatabase(dbs, async (db, name) => {
+        const result = await runRollup(db);
+        console.log(JSON.stringify({ job: "rollup", ...(dbs.sharded ? { database: name } : {}), ...result }));
+      });
       const continued = await continueGovernance(dbs, governance);
       if (continued.reports || continued.deliveries.length > 0) {
         console.log(JSON.stringify({ job: "governance", reports: continued.reports, platform_report: continued.platformReport, deliveries: continued.deliveries.length }));

@@ -4,15 +4,17 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { INGEST_RATE_LIMIT_PERIOD_SECONDS } from "../src/auth/rate-limit";
 import { configSchema, type Bindings } from "../src/env";
 import { expectErrorBody } from "./contract";
-import { ingest, ingestToken, orgToken, platformToken, requestWith, testKeys, token } from "./helpers";
+import { countEverywhere, ingest, ingestToken, orgToken, platformToken, requestWith, testDatabases, testKeys, token } from "./helpers";
 import { pathFor, servedRoutes, type ServedRoute } from "./routes";
 
-const storedEvents = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM login_events").first<{ n: number }>())!.n;
+const storedEvents = () => countEverywhere("SELECT COUNT(*) AS n FROM login_events");
 
 /** A D1 (and its sessions) whose every call fails as an outage does. */
+/** Every database down (DB, and DB_SHARD_1 when sharded). */
 function downD1() {
   const fail = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")), getBookmark: () => null };
-  return { ...fail, withSession: () => fail };
+  const down = { ...fail, withSession: () => fail } as unknown as D1Database;
+  return Object.fromEntries(testDatabases().shards.map((s) => [s.name, down]));
 }
 
 let eventSeq = 0;
@@ -195,7 +197,7 @@ describe("security headers on every response", () => {
     expect(big.status).toBe(413);
     expectHeaders(big, "413");
     const down = downD1();
-    const unavailable = await requestWith({ DB: down as unknown as D1Database }, "/api/organizations/acme/analytics/summary", { headers: { authorization: `Bearer ${await platformToken()}` } });
+    const unavailable = await requestWith(down, "/api/organizations/acme/analytics/summary", { headers: { authorization: `Bearer ${await platformToken()}` } });
     expect(unavailable.status).toBe(503);
     expectHeaders(unavailable, "503");
   });
@@ -229,7 +231,7 @@ describe("no secret or key material in responses or logs", () => {
       responses.push(await requestWith({ JWT_PUBLIC_JWKS: `${SECRET_CONFIG}{` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
       responses.push(await requestWith({ JWKS_URL: `not a url ${SECRET_CONFIG}` }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
       const down = downD1();
-      responses.push(await requestWith({ DB: down as unknown as D1Database }, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
+      responses.push(await requestWith(down, "/api/platform/analytics/overview", { headers: { authorization: `Bearer ${tok}` } }));
     }
     const statuses = new Set(responses.map((r) => r.status));
     for (const s of [200, 400, 401, 500, 503]) expect(statuses, `covers ${s}`).toContain(s);

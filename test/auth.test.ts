@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { base64url, importJWK, jwtVerify, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { AUDIENCE, ingest, ingestToken, ISSUER, request, strangerKey, testKeys, token } from "./helpers";
+import { AUDIENCE, countEverywhere, ingest, ingestToken, ISSUER, request, strangerKey, testKeys, token } from "./helpers";
 import { expectErrorBody } from "./contract";
 import { prepareRouteData } from "./route-data";
 import { initFor, pathFor, protectedRoutes, type RouteKind, type ServedRoute } from "./routes";
@@ -357,9 +357,7 @@ function send(target: { route: ServedRoute; path: string }, authorization: strin
   return request(target.path, { ...init, headers });
 }
 
-async function count(sql: string, ...params: unknown[]): Promise<number> {
-  return (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
-}
+const count = countEverywhere;
 
 beforeAll(async () => {
   expect(await ingest([{ id: "seed-1", org: "acme", user_id: "u-seed", service_id: "web", provider: "github" }])).toEqual({

@@ -1,7 +1,9 @@
 import { env } from "cloudflare:test";
+import { shardsOf } from "../src/db/shards";
+import type { Bindings } from "../src/env";
 
 export interface DbState {
-  /** Row count per table. */
+  /** Row count per table, summed over the databases. */
   counts: Record<string, number>;
   /** SHA-256 over every row of every table (rows sorted, so physical order does not matter). */
   hash: string;
@@ -15,17 +17,19 @@ async function tables(db: D1Database): Promise<string[]> {
   return results.map((r) => r.name);
 }
 
-/** Counts and a hash of the whole database, to prove a rejected request changed nothing. */
-export async function dbState(db: D1Database = env.DB): Promise<DbState> {
-  const names = await tables(db);
-  const dumps = await db.batch(names.map((t) => db.prepare(`SELECT * FROM "${t}"`)));
+/** Counts and a hash of every database (DB, and DB_SHARD_1 when sharded), to prove a rejected request changed nothing. */
+export async function dbState(databases: D1Database[] = shardsOf(env as Bindings).map((s) => s.d1)): Promise<DbState> {
   const counts: Record<string, number> = {};
   const parts: string[] = [];
-  names.forEach((t, i) => {
-    const rows = (dumps[i].results as Record<string, unknown>[]).map((r) => JSON.stringify(r)).sort();
-    counts[t] = rows.length;
-    parts.push(`${t}\n${rows.join("\n")}`);
-  });
+  for (const [n, db] of databases.entries()) {
+    const names = await tables(db);
+    const dumps = await db.batch(names.map((t) => db.prepare(`SELECT * FROM "${t}"`)));
+    names.forEach((t, i) => {
+      const rows = (dumps[i].results as Record<string, unknown>[]).map((r) => JSON.stringify(r)).sort();
+      counts[t] = (counts[t] ?? 0) + rows.length;
+      parts.push(`${n}:${t}\n${rows.join("\n")}`);
+    });
+  }
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n\n")));
   return { counts, hash: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("") };
 }

@@ -1,7 +1,7 @@
 import { env, createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { getJson, ingest, orgToken, platformToken, rollup, type EventInput } from "./helpers";
+import { allD1, type EventInput, getJson, ingest, orgD1, orgToken, platformToken, rollup } from "./helpers";
 
 /**
  * Engagement endpoints on a small fixture whose answers are worked out by hand
@@ -298,11 +298,14 @@ describe("cron", () => {
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ cron: "*/15 * * * *", scheduledTime: Date.now() }), env, ctx);
     await waitOnExecutionContext(ctx);
-    const state = await env.DB.prepare(
-      "SELECT (SELECT value FROM rollup_state WHERE key = 'events_watermark') AS wm, (SELECT MAX(seq) FROM login_events) AS max_seq, (SELECT COUNT(*) FROM dirty_days) AS dirty",
-    ).first<{ wm: number; max_seq: number; dirty: number }>();
-    expect(state).toEqual({ wm: state!.max_seq, max_seq: state!.max_seq, dirty: 0 });
-    const stats = await env.DB.prepare(
+    // every database rolled up: watermark at its last event, nothing dirty
+    for (const d1 of allD1()) {
+      const state = await d1.prepare(
+        "SELECT (SELECT value FROM rollup_state WHERE key = 'events_watermark') AS wm, (SELECT MAX(seq) FROM login_events) AS max_seq, (SELECT COUNT(*) FROM dirty_days) AS dirty",
+      ).first<{ wm: number; max_seq: number; dirty: number }>();
+      expect(state).toEqual({ wm: state!.max_seq, max_seq: state!.max_seq, dirty: 0 });
+    }
+    const stats = await (await orgD1(ORG)).prepare(
       "SELECT dau, new_users FROM daily_org_stats WHERE day = ?1 AND org_id = (SELECT id FROM organizations WHERE slug = ?2)",
     ).bind(Date.UTC(2025, 6, 1) / 86_400_000, ORG).first();
     expect(stats).toEqual({ dau: 1, new_users: 1 });

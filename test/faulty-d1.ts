@@ -1,3 +1,7 @@
+import { env } from "cloudflare:test";
+import { shardsOf } from "../src/db/shards";
+import type { Bindings } from "../src/env";
+
 /**
  * A D1Database that counts its calls and can fail one of them, for fault-injection tests.
  *
@@ -17,13 +21,22 @@ export const FAULT_MODES: readonly FaultMode[] = ["before", "after", "midway"];
 
 export type CallKind = "batch" | "exec" | "first" | "all" | "run" | "raw";
 
-export interface Fault {
-  /** 1-based index of the call to fail. */
-  call: number;
+export type Fault = {
   mode: FaultMode;
   /** What the failing call throws; default: one of the D1-unavailable messages below. */
   error?: Error;
-}
+} & (
+  | {
+      /** 1-based index of the call to fail, counted in `database`'s calls. */
+      call: number;
+      /** The database (binding name) whose call fails: `DB` unless the suite runs sharded. */
+      database?: string;
+    }
+  | {
+      /** Or: the first call, in any database, that this picks. */
+      when: (call: { kind: CallKind; sql: string }) => boolean;
+    }
+);
 
 /** Messages D1 really gives when it is unavailable (overload, network, storage reset). */
 export const D1_UNAVAILABLE_MESSAGES = [
@@ -37,15 +50,49 @@ export const D1_UNAVAILABLE = /Network connection lost|D1 DB is overloaded|cause
 const POISON_SQL = "INSERT INTO organizations (slug, created_at) VALUES (NULL, 0)";
 
 export class FaultyD1 implements D1Database {
-  /** Every call so far, in order: calls[k - 1] is call number k. */
+  /** This database's calls so far, in order: calls[k - 1] is its call number k. */
   readonly calls: { kind: CallKind; sql: string }[] = [];
-  /** Whether the fault was injected (the run reached call number fault.call). */
-  fired = false;
+  /** Whether the fault was injected here (this database reached call number fault.call). */
+  private injected = false;
+  /**
+   * The worker's database bindings with every database wrapped: this one as `DB`, and each
+   * other bound database (`DB_SHARD_n` when the suite runs sharded) by a sibling with the
+   * same fault plan. Calls are numbered per database: a database's calls come in a fixed
+   * order, while requests and jobs interleave databases' calls as their answers arrive.
+   */
+  readonly bindings: Record<string, D1Database>;
 
   constructor(
     readonly real: D1Database,
     private readonly fault?: Fault,
-  ) {}
+    readonly database = "DB",
+    private readonly root?: FaultyD1,
+  ) {
+    this.bindings = root
+      ? {}
+      : Object.fromEntries(
+          shardsOf({ ...env, [database]: real } as Bindings).map((s) => [s.name, s.name === database ? this : new FaultyD1(s.d1, fault, s.name, this)]),
+        );
+  }
+
+  private get family(): FaultyD1[] {
+    return Object.values(this.bindings) as FaultyD1[];
+  }
+
+  /** Whether the fault was injected in any database. */
+  get fired(): boolean {
+    return this.family.some((d) => d.injected);
+  }
+
+  /** Every database's calls, each with its database and its number there. */
+  get everyCall(): { database: string; call: number; kind: CallKind; sql: string }[] {
+    return this.family.flatMap((d) => d.calls.map((c, i) => ({ database: d.database, call: i + 1, ...c })));
+  }
+
+  /** One database's calls (by binding name). */
+  callsOf(database = "DB"): { kind: CallKind; sql: string }[] {
+    return (this.family.find((d) => d.database === database) ?? this).calls;
+  }
 
   prepare(query: string): D1PreparedStatement {
     return new FaultyStatement(this, this.real.prepare(query), query);
@@ -74,10 +121,14 @@ export class FaultyD1 implements D1Database {
   /** Counts one call and applies the fault if it is this one. */
   async intercept<T>(kind: CallKind, sql: string, execute: () => Promise<T>, poisoned?: () => Promise<unknown>): Promise<T> {
     const n = this.calls.push({ kind, sql });
-    if (this.fault?.call !== n) return execute();
-    this.fired = true;
-    const error = this.fault.error ?? new Error(D1_UNAVAILABLE_MESSAGES[n % D1_UNAVAILABLE_MESSAGES.length]);
-    switch (this.fault.mode) {
+    const fault = this.fault;
+    const hit =
+      fault !== undefined &&
+      ("when" in fault ? !(this.root ?? this).fired && fault.when({ kind, sql }) : fault.call === n && (fault.database ?? "DB") === this.database);
+    if (!hit) return execute();
+    this.injected = true;
+    const error = fault.error ?? new Error(D1_UNAVAILABLE_MESSAGES[n % D1_UNAVAILABLE_MESSAGES.length]);
+    switch (fault.mode) {
       case "before":
         throw error;
       case "after":

@@ -5,7 +5,7 @@ import { createDb } from "../src/db/client";
 import type { Bindings } from "../src/env";
 import worker from "../src/index";
 import { runRollup, type RollupOptions, type RollupResult } from "../src/rollup/rollup";
-import { jobDatabases, shardsOf } from "../src/db/shards";
+import { jobDatabases, placeByHash, shardsOf } from "../src/db/shards";
 
 export const ISSUER = "https://auth.test";
 export const AUDIENCE = "loginpulse";
@@ -122,6 +122,34 @@ export const testDb = () => createDb(env.DB);
 /** The database holding an organization (`DB` for one it does not know). */
 export const orgDb = (org: string) => testDatabases().forOrg(org);
 export const orgD1 = async (org: string) => (await orgDb(org)).$client;
+/**
+ * The binding name of an organization's database (`DB`, or `DB_SHARD_1` when sharded): its
+ * directory entry, or where its first event will place it (src/db/shards.ts).
+ */
+export async function orgShard(org: string): Promise<string> {
+  const names = shardsOf(env as Bindings).map((s) => s.name);
+  if (names.length === 1) return names[0];
+  const row = await env.DB.prepare("SELECT shard FROM org_directory WHERE slug = ?").bind(org).first<{ shard: string }>();
+  return row?.shard ?? placeByHash(org, names);
+}
+/** Whether the suite runs with two databases (LOGINPULSE_TEST_SHARDS=2). */
+export const SHARDED = shardsOf(env as Bindings).length > 1;
+
+/**
+ * Organization slugs placed like `reference` (src/db/shards.ts places a new organization by
+ * the hash of its slug): the first `make(k)`, k = 0, 1, …, whose i-th slug lands in the same
+ * database as the i-th reference slug. Fault tests replay a run's calls on new organizations,
+ * which must live where the reference's did. With one database, `make(0)`.
+ */
+export function placedLike(make: (k: number) => string[], reference: string[]): string[] {
+  const names = shardsOf(env as Bindings).map((s) => s.name);
+  const want = reference.map((slug) => placeByHash(slug, names)).join();
+  for (let k = 0; k < 10_000; k++) {
+    const slugs = make(k);
+    if (slugs.map((slug) => placeByHash(slug, names)).join() === want) return slugs;
+  }
+  throw new Error(`no slugs placed like ${reference.join(", ")}`);
+}
 
 /** Rows of one query run in every database, concatenated. */
 export async function rowsEverywhere<T>(query: string, ...params: unknown[]): Promise<T[]> {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getJson, ingestToken, platformToken, request, type EventInput } from "./helpers";
+import { countEverywhere, type EventInput, getJson, ingestToken, orgD1, platformToken, request, rowsEverywhere } from "./helpers";
 import { expectErrorBody as expectError, RFC3339 } from "./contract";
 
 /** POST /api/events: idempotency, batch limits, all-or-nothing validation, defaults, errors. */
@@ -34,9 +34,7 @@ async function accepted(res: Response): Promise<{ accepted: number; duplicates: 
   return JSON.parse(text);
 }
 
-async function count(sql: string, ...params: unknown[]): Promise<number> {
-  return (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
-}
+const count = countEverywhere;
 
 const totals = async () => ({
   events: await count("SELECT COUNT(*) AS n FROM login_events"),
@@ -72,9 +70,9 @@ describe("idempotency", () => {
 
   it("a duplicate delivery with different content has no side effect at all", async () => {
     const names = async () =>
-      (await env.DB.prepare("SELECT s.external_id, s.name FROM services s JOIN organizations o ON o.id = s.org_id WHERE o.slug = 'sidefx' ORDER BY 1").all()).results;
+      await rowsEverywhere("SELECT s.external_id, s.name FROM services s JOIN organizations o ON o.id = s.org_id WHERE o.slug = 'sidefx' ORDER BY 1");
     const users = async () =>
-      (await env.DB.prepare("SELECT i.user_id, i.identity_type FROM identities i JOIN organizations o ON o.id = i.org_id WHERE o.slug = 'sidefx' ORDER BY 1").all()).results;
+      await rowsEverywhere("SELECT i.user_id, i.identity_type FROM identities i JOIN organizations o ON o.id = i.org_id WHERE o.slug = 'sidefx' ORDER BY 1");
     expect(await accepted(await post(ev("fx-1", "sidefx", { service_id: "s1", service_name: "Name A" })))).toEqual({ accepted: 1, duplicates: 0 });
     const before = { totals: await totals(), names: await names(), users: await users() };
     expect(before.names).toEqual([{ external_id: "s1", name: "Name A" }]);
@@ -135,13 +133,14 @@ describe("batch size", () => {
     expect(
       await count("SELECT COUNT(*) AS n FROM identities i JOIN organizations o ON o.id = i.org_id WHERE o.slug = 'bulk' AND identity_type = 'machine'"),
     ).toBe(50);
-    const services = await env.DB.prepare(
+    const bulk = await orgD1("bulk");
+    const services = await bulk.prepare(
       "SELECT s.external_id, s.name FROM services s JOIN organizations o ON o.id = s.org_id WHERE o.slug = 'bulk' ORDER BY s.external_id",
     ).all<{ external_id: string; name: string }>();
     expect(services.results).toEqual(Array.from({ length: 10 }, (_, k) => ({ external_id: `svc-${k}`, name: `Service ${k}` })));
 
     const row = (id: string) =>
-      env.DB.prepare(
+      bulk.prepare(
         `SELECT e.event_id, i.user_id, i.identity_type, s.external_id AS service_id, e.provider, e.outcome, e.created_at,
                 e.ip_address, e.user_agent, e.country
          FROM login_events e JOIN organizations o ON o.id = e.org_id JOIN identities i ON i.id = e.identity_id
@@ -410,10 +409,10 @@ describe("stored values", () => {
     expect(createdAt).toBeLessThanOrEqual(after + 1000);
     expect(Math.abs(createdAt - Date.now())).toBeLessThan(5000);
 
-    const stored = await env.DB.prepare(
+    const [stored] = await rowsEverywhere<{ identity_type: string; outcome: string; created_at: number; received_at: number; ip_address: null; user_agent: null }>(
       `SELECT i.identity_type, e.outcome, e.created_at, e.received_at, e.ip_address, e.user_agent
        FROM login_events e JOIN identities i ON i.id = e.identity_id WHERE e.event_id = 'def-1'`,
-    ).first<{ identity_type: string; outcome: string; created_at: number; received_at: number; ip_address: null; user_agent: null }>();
+    );
     expect(stored).toEqual({ identity_type: "human", outcome: "success", created_at: stored!.received_at, received_at: stored!.received_at, ip_address: null, user_agent: null });
     expect(stored!.received_at).toBeGreaterThanOrEqual(before - 1000);
     expect(stored!.received_at).toBeLessThanOrEqual(after + 1000);
@@ -443,8 +442,8 @@ describe("stored values", () => {
       cf: { country: "NL" },
     });
     expect(await accepted(res)).toEqual({ accepted: 2, duplicates: 0 });
-    const rows = await env.DB.prepare("SELECT event_id, country FROM login_events WHERE event_id IN ('edge-1', 'edge-2') ORDER BY event_id").all();
-    expect(rows.results).toEqual([
+    const rows = await rowsEverywhere<{ event_id: string }>("SELECT event_id, country FROM login_events WHERE event_id IN ('edge-1', 'edge-2')");
+    expect(rows.sort((a, b) => a.event_id.localeCompare(b.event_id))).toEqual([
       { event_id: "edge-1", country: "NL" },
       { event_id: "edge-2", country: "FR" },
     ]);

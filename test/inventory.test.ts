@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectErrorBody } from "./contract";
 import { dbState } from "./db-state";
-import { ingest, platformToken, request, token } from "./helpers";
+import { countEverywhere, ingest, orgD1, platformToken, request, token } from "./helpers";
 
 /** The identity inventory feed: idempotent, all-or-nothing, scoped by inventory:write; deprovisioning keeps history. */
 
@@ -14,7 +14,7 @@ const put = (body: unknown, tok = writer, org = ORG) =>
   request(`/api/organizations/${org}/identities`, { method: "PUT", token: tok, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 async function inventory(org = ORG) {
-  const { results } = await env.DB.prepare(
+  const { results } = await (await orgD1(org)).prepare(
     `SELECT i.user_id, i.identity_type, v.display_name, v.owner, v.created_at, v.deprovisioned_at
      FROM identity_inventory v JOIN identities i ON i.id = v.identity_id JOIN organizations o ON o.id = v.org_id
      WHERE o.slug = ? ORDER BY i.user_id, i.identity_type`,
@@ -58,8 +58,7 @@ describe("PUT …/identities", () => {
   it("fields left out keep their value; the identity existing from logins is the same identity", async () => {
     await put({ identities: [{ user_id: "alice", owner: "security@example.com" }] });
     expect((await inventory())[0]).toMatchObject({ display_name: "Alice", owner: "security@example.com", created_at: Date.parse("2024-01-02T03:04:05Z") });
-    const ids = await env.DB.prepare("SELECT COUNT(*) AS n FROM identities WHERE user_id = 'alice'").first<{ n: number }>();
-    expect(ids?.n).toBe(1);
+    expect(await countEverywhere("SELECT COUNT(*) AS n FROM identities WHERE user_id = 'alice'")).toBe(1);
   });
 
   it("is all-or-nothing: one bad identity refuses the request naming its index, and nothing is stored", async () => {
@@ -94,7 +93,7 @@ describe("PUT …/identities", () => {
     const tok = await token({ claims: { scope: "inventory:write" } });
     const res = await put({ identities: [{ user_id: "first" }] }, tok, "inv-new-org");
     expect(res.status).toBe(200);
-    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM organizations WHERE slug = 'inv-new-org'").first<{ n: number }>()).toEqual({ n: 1 });
+    expect(await countEverywhere("SELECT COUNT(*) AS n FROM organizations WHERE slug = 'inv-new-org'")).toBe(1);
     // not a slug: no such organization can exist
     await expectErrorBody(await put({ identities: [{ user_id: "x" }] }, tok, "Not%20A%20Slug"), 404, "NOT_FOUND");
   });

@@ -4,7 +4,8 @@ import { ACTIVE_WINDOW_LENGTHS } from "../src/metrics/active-windows";
 import { describe, expect, it } from "vitest";
 import { composeOrgReport } from "../src/governance/reports";
 import { pruneRawEvents } from "../src/governance/retention";
-import { addDays, DAY_MS, type EventInput, getJson, ingest, orgToken, platformToken, request, rollup, testDb, todayDate, token } from "./helpers";
+import { addDays, allD1, countEverywhere, DAY_MS, type EventInput, getJson, ingest, orgDb, orgToken, platformToken, request, rollup, testDatabases, todayDate, token } from "./helpers";
+import { everyDatabase } from "../src/db/shards";
 import { dateOf, dayOfMs, GovernanceOracle, healthOf, Oracle } from "./oracle";
 
 /**
@@ -93,11 +94,13 @@ const rangeArb = fc
 
 /** Empties every table the migrations created (read from the schema, so a new table is never left out). */
 async function resetDb() {
-  const { results } = await env.DB.prepare(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'",
-  ).all<{ name: string }>();
-  // foreign keys are checked at commit, when every table is empty
-  await env.DB.batch([env.DB.prepare("PRAGMA defer_foreign_keys = ON"), ...results.map((t) => env.DB.prepare(`DELETE FROM "${t.name}"`))]);
+  for (const d1 of allD1()) {
+    const { results } = await d1.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'",
+    ).all<{ name: string }>();
+    // foreign keys are checked at commit, when every table is empty
+    await d1.batch([d1.prepare("PRAGMA defer_foreign_keys = ON"), ...results.map((t) => d1.prepare(`DELETE FROM "${t.name}"`))]);
+  }
 }
 
 /** Dormancy (every threshold, both types, each status, paged and whole) and reactivations against the brute-force model. */
@@ -261,20 +264,20 @@ describe("rolled-up answers equal brute force over raw events", () => {
         // And once everything is sealed: still exact, and nothing left over.
         const done = await rollup({ eventChunk: 7, dayChunk: 11 });
         expect(done.complete).toBe(true);
-        const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM dirty_days").first<{ n: number }>();
-        expect(left?.n).toBe(0);
+        expect(await countEverywhere("SELECT COUNT(*) AS n FROM dirty_days")).toBe(0);
         await checkEverything(oracle, range, tokens, preset);
         await checkGovernance(oracle, gov, tokens);
         // And after retention pruned the raw events older than `retention` days (in small chunks):
         // every rollup-derived answer and every report is unchanged; recent-logins reaches back less.
-        const db = testDb();
         const day = dayOfMs(Date.now());
-        const reportsBefore = await Promise.all(oracle.orgs().map((org) => composeOrgReport(db, org, day, 0)));
-        const pruned = await pruneRawEvents(db, { now: Date.now(), retentionDays: retention, deadline: Number.POSITIVE_INFINITY, chunk: 3 });
-        expect(pruned.complete).toBe(true);
+        const reportsBefore = await Promise.all(oracle.orgs().map(async (org) => composeOrgReport(await orgDb(org), org, day, 0)));
+        const pruned = await everyDatabase(testDatabases(), (db) =>
+          pruneRawEvents(db, { now: Date.now(), retentionDays: retention, deadline: Number.POSITIVE_INFINITY, chunk: 3 }),
+        );
+        expect(pruned.every((p) => p.complete)).toBe(true);
         oracle.retainedFrom = (day - retention) * DAY_MS;
-        expect(pruned.deleted).toBe(oracle.events.filter((e) => e.createdAt < oracle.retainedFrom).length);
-        const reportsAfter = await Promise.all(oracle.orgs().map((org) => composeOrgReport(db, org, day, 0)));
+        expect(pruned.reduce((n, p) => n + p.deleted, 0)).toBe(oracle.events.filter((e) => e.createdAt < oracle.retainedFrom).length);
+        const reportsAfter = await Promise.all(oracle.orgs().map(async (org) => composeOrgReport(await orgDb(org), org, day, 0)));
         expect(reportsAfter.map((r) => r?.body), "reports after pruning").toEqual(reportsBefore.map((r) => r?.body));
         await checkEverything(oracle, range, tokens, preset);
         await checkGovernance(oracle, gov, tokens);

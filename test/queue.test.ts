@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { decodeMessage, MAX_MESSAGE_BYTES, retryDelaySeconds } from "../src/ingest/queue";
 import type { Bindings } from "../src/env";
 import worker from "../src/index";
-import { ingestToken, platformToken, requestWith, type EventInput } from "./helpers";
+import { countEverywhere, type EventInput, ingestToken, orgShard, platformToken, requestWith, rowsEverywhere } from "./helpers";
 import { expectErrorBody } from "./contract";
 
 /**
@@ -40,12 +40,8 @@ async function postVia(overrides: Partial<Bindings & Cloudflare.Env>, body: unkn
 }
 
 async function stored(org: string): Promise<string[]> {
-  const { results } = await env.DB.prepare(
-    "SELECT e.event_id FROM login_events e JOIN organizations o ON o.id = e.org_id WHERE o.slug = ? ORDER BY e.event_id",
-  )
-    .bind(org)
-    .all<{ event_id: string }>();
-  return results.map((r) => r.event_id);
+  const rows = await rowsEverywhere<{ event_id: string }>("SELECT e.event_id FROM login_events e JOIN organizations o ON o.id = e.org_id WHERE o.slug = ?", org);
+  return rows.map((r) => r.event_id).sort();
 }
 
 let messageSeq = 0;
@@ -143,26 +139,30 @@ describe("consumer", () => {
     const again = await deliver(EVENTS_QUEUE, [{ body, id: "m-1", attempts: 2 }, { body, id: "m-1b" }]);
     expect(again.explicitAcks.sort()).toEqual(["m-1", "m-1b"]);
     expect(await stored("corg")).toEqual(["c-1", "c-2"]);
-    const identities = await env.DB.prepare("SELECT COUNT(*) AS n FROM identities i JOIN organizations o ON o.id = i.org_id WHERE o.slug = 'corg'").first<{ n: number }>();
-    expect(identities!.n).toBe(2);
+    expect(await countEverywhere("SELECT COUNT(*) AS n FROM identities i JOIN organizations o ON o.id = i.org_id WHERE o.slug = 'corg'")).toBe(2);
   });
 
   it("a message that fails twice is retried with growing delays, then stored exactly once", async () => {
     const body = await enqueue([ev("f-1", "forg"), ev("f-2", "forg")]);
     let failuresLeft = 2;
+    // forg's database fails its first two batches
+    const home = await orgShard("forg");
+    const real = env[home as "DB"];
     const flaky = {
-      prepare: (q: string) => env.DB.prepare(q),
-      batch: (s: D1PreparedStatement[]) => (failuresLeft-- > 0 ? Promise.reject(new Error("D1_ERROR: Network connection lost.")) : env.DB.batch(s)),
-      withSession: () => env.DB.withSession(),
-    } as unknown as D1Database;
-    const one = await deliver(EVENTS_QUEUE, [{ body, id: "f", attempts: 1 }], { DB: flaky });
+      [home]: {
+        prepare: (q: string) => real.prepare(q),
+        batch: (s: D1PreparedStatement[]) => (failuresLeft-- > 0 ? Promise.reject(new Error("D1_ERROR: Network connection lost.")) : real.batch(s)),
+        withSession: () => real.withSession(),
+      } as unknown as D1Database,
+    };
+    const one = await deliver(EVENTS_QUEUE, [{ body, id: "f", attempts: 1 }], flaky);
     expect(one.retryMessages).toEqual([{ msgId: "f", delaySeconds: retryDelaySeconds(1) }]);
     expect(one.explicitAcks).toEqual([]);
-    const two = await deliver(EVENTS_QUEUE, [{ body, id: "f", attempts: 2 }], { DB: flaky });
+    const two = await deliver(EVENTS_QUEUE, [{ body, id: "f", attempts: 2 }], flaky);
     expect(two.retryMessages).toEqual([{ msgId: "f", delaySeconds: retryDelaySeconds(2) }]);
     expect(retryDelaySeconds(2)).toBeGreaterThan(retryDelaySeconds(1));
     expect(await stored("forg")).toEqual([]);
-    const three = await deliver(EVENTS_QUEUE, [{ body, id: "f", attempts: 3 }], { DB: flaky });
+    const three = await deliver(EVENTS_QUEUE, [{ body, id: "f", attempts: 3 }], flaky);
     expect(three.explicitAcks).toEqual(["f"]);
     expect(await stored("forg")).toEqual(["f-1", "f-2"]);
   });

@@ -1,13 +1,13 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { createDb } from "../src/db/client";
+import { everyDatabase } from "../src/db/shards";
 import { runDailyJob } from "../src/governance/jobs";
 import { makeOrgReport } from "../src/governance/reports";
 import { deliverDue, WEBHOOK_MAX_ATTEMPTS, WEBHOOK_TIMEOUT_MS } from "../src/governance/webhooks";
 import worker from "../src/index";
 import { CRON_DAILY, CRON_ROLLUP } from "../src/scheduled";
-import { DAY_MS, type EventInput, getJson, ingest, orgToken, platformToken, request, testDatabases, token } from "./helpers";
+import { allD1, countEverywhere, DAY_MS, type EventInput, getJson, ingest, orgD1, orgDb, orgToken, platformToken, request, testDatabases, token } from "./helpers";
 import { dateOf, dayOfMs } from "./oracle";
 
 /**
@@ -87,7 +87,11 @@ async function configure(org: string, body: Record<string, unknown>) {
   expect(res.status, await res.clone().text()).toBe(200);
 }
 
-const count = async (query: string, ...params: unknown[]) => (await env.DB.prepare(query).bind(...params).first<{ n: number }>())!.n;
+const count = countEverywhere;
+/** A write run in every database (each organization's deliveries live in its own). */
+const runEverywhere = (query: string) => Promise.all(allD1().map((d1) => d1.prepare(query).run()));
+/** Due deliveries of every database, as the cron sends them. */
+const deliverEverywhere = async (options: Parameters<typeof deliverDue>[1]) => (await everyDatabase(testDatabases(), (db) => deliverDue(db, options))).flat();
 
 async function report(org: string, day = T) {
   const { status, body } = await getJson<Record<string, any>>(`/api/organizations/${org}/reports/${dateOf(day)}`, await orgToken(org));
@@ -176,12 +180,17 @@ describe("a daily run cut off midway", () => {
   it("leaves what it made; the quarter-hourly run finishes the day's reports and the platform's, once each", async () => {
     const DAY = T + 40;
     const AT = DAY * DAY_MS + 6 * 3_600_000;
-    const orgs = (await env.DB.prepare("SELECT COUNT(*) AS n FROM organizations").first<{ n: number }>())!.n;
-    expect(orgs).toBeGreaterThanOrEqual(2); // more than the one report the cut-off run makes
+    // maxReports applies per database: the cut-off run makes one report in each database that has
+    // organizations. Three more organizations, so some database holds more than one, sharded or not.
+    await ingest(["cut-1", "cut-2", "cut-3"].map((org) => login(org, "u1", 2)));
+    const perDatabase = await Promise.all(allD1().map(async (d1) => (await d1.prepare("SELECT COUNT(*) AS n FROM organizations").first<{ n: number }>())!.n));
+    const orgs = perDatabase.reduce((a, b) => a + b, 0);
+    const made = perDatabase.filter((n) => n > 0).length;
+    expect(orgs).toBeGreaterThan(made); // more than the reports the cut-off run makes
     const cut = await runDailyJob(testDatabases(), { now: AT, allowPrivateWebhooks: false, rawRetentionDays: 400, maxReports: 1 });
-    expect(cut.reports).toEqual({ created: 1, complete: false });
+    expect(cut.reports).toEqual({ created: made, complete: false });
     expect(cut.platformReport).toBe("pending");
-    expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ?", DAY)).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ?", DAY)).toBe(made);
     await cron(CRON_ROLLUP, AT + 15 * MIN);
     expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ? AND scope = 'org'", DAY)).toBe(orgs);
     expect(await count("SELECT COUNT(*) AS n FROM reports WHERE day = ? AND scope = 'platform'", DAY)).toBe(1);
@@ -227,12 +236,11 @@ describe("delivery: retries, timeouts, 410, Retry-After, rotation", () => {
 
   it("a receiver that hangs is cut off at the timeout, and does not hold up the others", async () => {
     expect(WEBHOOK_TIMEOUT_MS).toBeLessThanOrEqual(15_000);
-    const db = createDb(env.DB);
-    await env.DB.prepare("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE report_id IN (SELECT d.report_id FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug IN ('hook-hang', 'hook-fast'))").run();
+    await runEverywhere("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE report_id IN (SELECT d.report_id FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug IN ('hook-hang', 'hook-fast'))");
     receiver("https://hooks.example.test/hang", [secret("h")], [() => new Promise<Response>(() => {})]);
     const fast = receiver("https://hooks.example.test/fast", [secret("f")], [() => new Response("ok")]);
     const started = Date.now();
-    const results = await deliverDue(db, { now: AT + 2 * DAY_MS, allowPrivate: false, timeoutMs: 300 });
+    const results = await deliverEverywhere({ now: AT + 2 * DAY_MS, allowPrivate: false, timeoutMs: 300 });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(fast.received).toHaveLength(1);
     expect(results.map((r) => r.state).sort()).toEqual(["delivered", "pending"]);
@@ -242,7 +250,7 @@ describe("delivery: retries, timeouts, 410, Retry-After, rotation", () => {
   });
 
   it("410 Gone disables the webhook until the settings are saved again", async () => {
-    await env.DB.prepare("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE report_id IN (SELECT d.report_id FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug = 'hook-gone')").run();
+    await runEverywhere("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE report_id IN (SELECT d.report_id FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug = 'hook-gone')");
     const gone = receiver("https://hooks.example.test/gone", [secret("g")], [() => new Response("gone", { status: 410 }), () => new Response("ok")]);
     await cron(CRON_ROLLUP, AT + 3 * DAY_MS);
     expect(gone.received).toHaveLength(1);
@@ -261,31 +269,32 @@ describe("delivery: retries, timeouts, 410, Retry-After, rotation", () => {
   });
 
   it("429 and 503 are retried no sooner than their Retry-After", async () => {
-    await env.DB.prepare("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE report_id IN (SELECT d.report_id FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug = 'hook-busy')").run();
+    await runEverywhere("UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = 0 WHERE report_id IN (SELECT d.report_id FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug = 'hook-busy')");
     receiver("https://hooks.example.test/busy", [secret("b")], [() => new Response("slow down", { status: 429, headers: { "retry-after": "7200" } })]);
     const now = AT + 5 * DAY_MS;
-    await deliverDue(createDb(env.DB), { now, allowPrivate: false });
-    const row = await env.DB.prepare("SELECT d.state, d.next_attempt_at FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug = 'hook-busy' ORDER BY d.report_id LIMIT 1").first<{ state: string; next_attempt_at: number }>();
+    await deliverEverywhere({ now, allowPrivate: false });
+    const row = await (await orgD1("hook-busy")).prepare("SELECT d.state, d.next_attempt_at FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug = 'hook-busy' ORDER BY d.report_id LIMIT 1").first<{ state: string; next_attempt_at: number }>();
     expect(row).toEqual({ state: "pending", next_attempt_at: now + 7_200_000 });
   });
 
   it("after a rotation both secrets sign for 24 h, then only the new one; attempts stop after the last", async () => {
     await ingest([login("hook-rot", "u1", 3)]);
     await configure("hook-rot", { webhook_url: "https://hooks.example.test/rot", webhook_secret: secret("r") });
-    const db = createDb(env.DB);
+    const db = await orgDb("hook-rot");
     expect(await makeOrgReport(db, "hook-rot", DAY + 30, Date.now())).toBe("created");
     await configure("hook-rot", { webhook_secret: secret("s") });
     const rot = receiver("https://hooks.example.test/rot", [secret("r"), secret("s")], [() => new Response("no", { status: 500 })]);
-    const id = (await env.DB.prepare("SELECT d.report_id AS id FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug = 'hook-rot'").first<{ id: number }>())!.id;
+    const d1 = db.$client;
+    const id = (await d1.prepare("SELECT d.report_id AS id FROM webhook_deliveries d JOIN organizations o ON o.id = d.org_id WHERE o.slug = 'hook-rot'").first<{ id: number }>())!.id;
     await deliverDue(db, { now: Date.now(), allowPrivate: false });
     expect(rot.received.map((r) => r.verifiedWith)).toEqual([[secret("r"), secret("s")]]);
     for (let i = 1; i <= WEBHOOK_MAX_ATTEMPTS; i++) {
-      await env.DB.prepare("UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE report_id = ?").bind(id).run();
+      await d1.prepare("UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE report_id = ?").bind(id).run();
       await deliverDue(db, { now: Date.now() + 25 * 3_600_000, allowPrivate: false });
     }
     // 5 attempts in all (the last run found nothing due), after 24 h signed with the new secret only
     expect(rot.received.map((r) => r.verifiedWith)).toEqual([[secret("r"), secret("s")], ...Array(WEBHOOK_MAX_ATTEMPTS - 1).fill([secret("s")])]);
-    expect(await env.DB.prepare("SELECT state, attempts FROM webhook_deliveries WHERE report_id = ?").bind(id).first()).toEqual({ state: "failed", attempts: WEBHOOK_MAX_ATTEMPTS });
+    expect(await d1.prepare("SELECT state, attempts FROM webhook_deliveries WHERE report_id = ?").bind(id).first()).toEqual({ state: "failed", attempts: WEBHOOK_MAX_ATTEMPTS });
   });
 });
 

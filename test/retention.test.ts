@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { pruneRawEvents } from "../src/governance/retention";
 import worker from "../src/index";
 import { CRON_DAILY } from "../src/scheduled";
-import { DAY_MS, type EventInput, getJson, ingest, orgToken, rollup, testDb } from "./helpers";
+import { countEverywhere, DAY_MS, type EventInput, getJson, ingest, orgD1, orgDb, orgToken, rollup } from "./helpers";
 import { dateOf, dayOfMs } from "./oracle";
 
 /**
@@ -16,7 +16,7 @@ const T = dayOfMs(Date.now());
 const R = 30;
 let seq = 0;
 const ev = (ms: number, user = "u1"): EventInput => ({ id: `ret-${++seq}`, org: ORG, user_id: user, service_id: "web", provider: "github", created_at: new Date(ms).toISOString() });
-const stored = async () => (await env.DB.prepare("SELECT COUNT(*) AS n FROM login_events").first<{ n: number }>())!.n;
+const stored = () => countEverywhere("SELECT COUNT(*) AS n FROM login_events");
 
 const READS = [
   `login-trends?start_date=${dateOf(T - 200)}&end_date=${dateOf(T)}`,
@@ -47,10 +47,10 @@ beforeAll(async () => {
 describe("retention", () => {
   it("deletes folded events older than the retention, in chunks, at the day boundary; answers do not change", async () => {
     const before = await answers();
-    const result = await pruneRawEvents(testDb(), { now: Date.now(), retentionDays: R, deadline: Number.POSITIVE_INFINITY, chunk: 4 });
+    const result = await pruneRawEvents(await orgDb(ORG), { now: Date.now(), retentionDays: R, deadline: Number.POSITIVE_INFINITY, chunk: 4 });
     expect(result).toEqual({ deleted: 24, complete: true });
     expect(await stored()).toBe(6);
-    const kept = await env.DB.prepare("SELECT MIN(created_at) AS m FROM login_events").first<{ m: number }>();
+    const kept = await (await orgD1(ORG)).prepare("SELECT MIN(created_at) AS m FROM login_events").first<{ m: number }>();
     expect(kept?.m).toBe((T - R) * DAY_MS);
     expect(await answers()).toEqual(before);
     // recent-logins lists raw events: it reaches back only as far as retention
@@ -61,19 +61,19 @@ describe("retention", () => {
   it("never deletes an event the rollup has not folded yet", async () => {
     await ingest([ev((T - R - 10) * DAY_MS, "late")]); // a late event, older than retention, still in the tail
     const before = await answers();
-    expect((await pruneRawEvents(testDb(), { now: Date.now(), retentionDays: R, deadline: Number.POSITIVE_INFINITY })).deleted).toBe(0);
+    expect((await pruneRawEvents(await orgDb(ORG), { now: Date.now(), retentionDays: R, deadline: Number.POSITIVE_INFINITY })).deleted).toBe(0);
     expect(await stored()).toBe(7);
     expect((await rollup()).complete).toBe(true);
     expect(await answers()).toEqual(before); // the late login counted live, and counts sealed
-    expect((await pruneRawEvents(testDb(), { now: Date.now(), retentionDays: R, deadline: Number.POSITIVE_INFINITY })).deleted).toBe(1);
+    expect((await pruneRawEvents(await orgDb(ORG), { now: Date.now(), retentionDays: R, deadline: Number.POSITIVE_INFINITY })).deleted).toBe(1);
     expect(await answers()).toEqual(before);
   });
 
   it("stops between chunks when its time is up, and the next run continues", async () => {
     await ingest(Array.from({ length: 5 }, (_, i) => ev((T - R - 2) * DAY_MS + i)));
     expect((await rollup()).complete).toBe(true);
-    expect(await pruneRawEvents(testDb(), { now: Date.now(), retentionDays: R, deadline: Date.now() - 1 })).toEqual({ deleted: 0, complete: false });
-    expect(await pruneRawEvents(testDb(), { now: Date.now(), retentionDays: R, deadline: Number.POSITIVE_INFINITY, chunk: 2 })).toEqual({ deleted: 5, complete: true });
+    expect(await pruneRawEvents(await orgDb(ORG), { now: Date.now(), retentionDays: R, deadline: Date.now() - 1 })).toEqual({ deleted: 0, complete: false });
+    expect(await pruneRawEvents(await orgDb(ORG), { now: Date.now(), retentionDays: R, deadline: Number.POSITIVE_INFINITY, chunk: 2 })).toEqual({ deleted: 5, complete: true });
   });
 
   it("the daily cron prunes with RAW_RETENTION_DAYS", async () => {
@@ -85,7 +85,7 @@ describe("retention", () => {
     const line = log.mock.calls.map((c) => String(c[0])).find((l) => l.includes('"job":"daily"'));
     log.mockRestore();
     expect(JSON.parse(line!).retention.deleted).toBeGreaterThan(0);
-    const oldest = await env.DB.prepare("SELECT MIN(created_at) AS m FROM login_events").first<{ m: number }>();
+    const oldest = await (await orgD1(ORG)).prepare("SELECT MIN(created_at) AS m FROM login_events").first<{ m: number }>();
     expect(oldest!.m).toBeGreaterThanOrEqual((T - 5) * DAY_MS);
   });
 });

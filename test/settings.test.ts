@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { webhookUrlProblem } from "../src/governance/webhooks";
 import { expectErrorBody } from "./contract";
 import { dbState } from "./db-state";
-import { ingest, orgToken, platformToken, request, requestWith, token } from "./helpers";
+import { ingest, orgToken, platformToken, request, requestWith, rowsEverywhere, token } from "./helpers";
 
 /** Settings: defaults, validation, the write-only rotating secret, safe webhook URLs, who may write. */
 
@@ -100,7 +100,7 @@ describe("settings", () => {
     const same = await put({ webhook_secret: SECRET_B });
     texts.push(await same.clone().text());
     expect(((await same.json()) as typeof body).webhook.previous_secret_valid_until).toBe(body.webhook.previous_secret_valid_until);
-    const stored = await env.DB.prepare("SELECT webhook_secret, previous_webhook_secret FROM org_settings").first<Record<string, string>>();
+    const [stored] = await rowsEverywhere("SELECT webhook_secret, previous_webhook_secret FROM org_settings");
     expect(stored).toEqual({ webhook_secret: SECRET_B, previous_webhook_secret: SECRET_A });
     // errors echo nothing either
     texts.push(await (await put({ webhook_secret: SECRET_A, webhook_url: "https://127.0.0.1/x" })).text());
@@ -116,7 +116,7 @@ describe("settings", () => {
   it("webhook_url: null removes the webhook and its secrets", async () => {
     const res = await put({ webhook_url: null });
     expect(await res.json()).toMatchObject({ webhook: { url: null, secret_configured: false, previous_secret_valid_until: null } });
-    expect(await env.DB.prepare("SELECT webhook_secret, previous_webhook_secret FROM org_settings").first()).toEqual({ webhook_secret: null, previous_webhook_secret: null });
+    expect(await rowsEverywhere("SELECT webhook_secret, previous_webhook_secret FROM org_settings")).toEqual([{ webhook_secret: null, previous_webhook_secret: null }]);
   });
 
   it("private, loopback, link-local and metadata webhook URLs are refused at PUT (allowed only with ENVIRONMENT=development)", async () => {

@@ -1,5 +1,5 @@
 import type { SQL } from "drizzle-orm";
-import type { Databases } from "../db/shards";
+import { type Databases, everyDatabase } from "../db/shards";
 import {
   type OrgEngagementRow,
   type OrgSort,
@@ -19,7 +19,7 @@ import type { DayRange } from "./range";
  */
 
 export async function loginActivityAcross(dbs: Databases, range: DayRange) {
-  const parts = await Promise.all(dbs.all().map(({ db }) => platformLoginActivity(db, range)));
+  const parts = await everyDatabase(dbs, (db) => platformLoginActivity(db, range));
   if (parts.length === 1) return parts[0];
   const byDay = new Map<number, number>();
   for (const row of parts.flat()) byDay.set(row.day, (byDay.get(row.day) ?? 0) + row.count);
@@ -27,7 +27,7 @@ export async function loginActivityAcross(dbs: Databases, range: DayRange) {
 }
 
 export async function overviewAcross(dbs: Databases, range: DayRange): Promise<PlatformOverview> {
-  const parts = (await Promise.all(dbs.all().map(({ db }) => platformOverview(db, range)))).map((p) => p!);
+  const parts = (await everyDatabase(dbs, (db) => platformOverview(db, range))).map((p) => p!);
   return parts.reduce((sum, p) => ({
     organizations: sum.organizations + p.organizations,
     identities: sum.identities + p.identities,
@@ -76,9 +76,7 @@ export async function organizationsAcross(
 ) {
   const shards = dbs.all();
   if (shards.length === 1) return organizationsEngagement(shards[0].db, current, previous, page, extraStatements);
-  const parts = await Promise.all(
-    shards.map(({ db }) => organizationsEngagement(db, current, previous, { ...page, offset: 0, limit: page.offset + page.limit }, extraStatements)),
-  );
+  const parts = await everyDatabase(dbs, (db) => organizationsEngagement(db, current, previous, { ...page, offset: 0, limit: page.offset + page.limit }, extraStatements));
   const rows = parts
     .flatMap((p) => p.rows)
     .sort(compareOrgRows(page))

@@ -131,15 +131,19 @@ export class Databases {
 
   /** The database holding an organization (for reads: an unknown organization is `DB`'s to answer 404). */
   async forOrg(slug: string): Promise<Db> {
-    if (!this.sharded) return this.primary;
-    let shard = directoryCache.get(slug);
-    if (shard === undefined) {
-      const { row } = await namedBatch(this.primary, { row: sql`SELECT ${orgDirectory.shard} AS shard FROM ${orgDirectory} WHERE ${orgDirectory.slug} = ${slug}` });
-      shard = (row.results[0] as { shard: string } | undefined)?.shard;
-      if (shard === undefined) return this.primary;
-      directoryCache.set(slug, shard);
-    }
-    return this.db(shard);
+    return this.db(await this.shardOf(slug));
+  }
+
+  /** The binding name of the database holding an organization (`DB` when the directory has no row). */
+  async shardOf(slug: string): Promise<string> {
+    if (!this.sharded) return PRIMARY;
+    const cached = directoryCache.get(slug);
+    if (cached !== undefined) return cached;
+    const { row } = await namedBatch(this.primary, { row: sql`SELECT ${orgDirectory.shard} AS shard FROM ${orgDirectory} WHERE ${orgDirectory.slug} = ${slug}` });
+    const shard = (row.results[0] as { shard: string } | undefined)?.shard;
+    if (shard === undefined) return PRIMARY;
+    directoryCache.set(slug, shard);
+    return shard;
   }
 
   /**
@@ -197,4 +201,16 @@ export class Databases {
 /** The databases of a scheduled or queue job: the bindings themselves, no sessions. */
 export function jobDatabases(env: Bindings): Databases {
   return new Databases(env, "job", undefined, loadConfig(env).SHARDS_FOR_NEW_ORGS);
+}
+
+/**
+ * `work` in every database, in parallel; every database's work runs to its end even when
+ * another fails (a broken shard does not cut the others short), then the first failure is
+ * thrown. The results come in `dbs.all()` order.
+ */
+export async function everyDatabase<T>(dbs: Databases, work: (db: Db, name: string) => Promise<T>): Promise<T[]> {
+  const outcomes = await Promise.allSettled(dbs.all().map(({ name, db }) => work(db, name)));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failed) throw failed.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<T>).value);
 }

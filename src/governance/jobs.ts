@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { first, namedBatch } from "../db/client";
 import { rollupState } from "../db/schema";
 import type { Db } from "../env";
-import type { Databases } from "../db/shards";
+import { type Databases, everyDatabase } from "../db/shards";
 import { dayOf } from "../lib/dates";
 import { runRollup, type RollupResult } from "../rollup/rollup";
 import { makeOrgReport, makePlatformReport, orgsWithoutReport, pendingReports, recordHealth } from "./reports";
@@ -34,7 +34,7 @@ export interface GovernanceOptions {
   budgetMs?: number;
   fetcher?: typeof fetch;
   webhookTimeoutMs?: number;
-  /** Testing hook: make at most this many reports in this run, as if it had been cut off. */
+  /** Testing hook: make at most this many reports in this run (in each database), as if it had been cut off. */
   maxReports?: number;
 }
 
@@ -77,20 +77,18 @@ export async function runDailyJob(dbs: Databases, options: GovernanceOptions): P
   const started = Date.now();
   const deadline = started + budgetMs;
   const day = dayOf(now);
-  const shards = await Promise.all(
-    dbs.all().map(async ({ name, db }) => {
-      // Reports read the tail live, so they are exact either way; a finished rollup makes them cheap.
-      const rollup = await runRollup(db, { budgetMs: Math.floor(budgetMs / 3) });
-      const retention = rollup.complete ? await pruneRawEvents(db, { now, retentionDays: options.rawRetentionDays, deadline }) : { deleted: 0, complete: false };
-      await namedBatch(db, {
-        mark: sql`INSERT INTO ${rollupState} (key, value) VALUES (${GOVERNANCE_DAY_KEY}, ${day})
+  const shards = await everyDatabase(dbs, async (db, name) => {
+    // Reports read the tail live, so they are exact either way; a finished rollup makes them cheap.
+    const rollup = await runRollup(db, { budgetMs: Math.floor(budgetMs / 3) });
+    const retention = rollup.complete ? await pruneRawEvents(db, { now, retentionDays: options.rawRetentionDays, deadline }) : { deleted: 0, complete: false };
+    await namedBatch(db, {
+      mark: sql`INSERT INTO ${rollupState} (key, value) VALUES (${GOVERNANCE_DAY_KEY}, ${day})
           ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)`,
-      });
-      const health = await recordHealth(db, day, now);
-      const reports = await makeReports(db, day, now, deadline, maxReports);
-      return { name, rollup, retention, health, reports };
-    }),
-  );
+    });
+    const health = await recordHealth(db, day, now);
+    const reports = await makeReports(db, day, now, deadline, maxReports);
+    return { name, rollup, retention, health, reports };
+  });
   const reports = sumReports(shards.map((s) => s.reports));
   const platformReport = reports.complete ? await makePlatformReport(dbs, day, now) : "pending";
   const deliveries = await deliverEverywhere(dbs, options);
@@ -107,8 +105,8 @@ export async function runDailyJob(dbs: Databases, options: GovernanceOptions): P
 
 /** Due webhook deliveries of every database (each organization's reports live in its own). */
 async function deliverEverywhere(dbs: Databases, options: GovernanceOptions): Promise<DeliveryResult[]> {
-  const parts = await Promise.all(
-    dbs.all().map(({ db }) => deliverDue(db, { now: options.now, allowPrivate: options.allowPrivateWebhooks, timeoutMs: options.webhookTimeoutMs, fetcher: options.fetcher })),
+  const parts = await everyDatabase(dbs, (db) =>
+    deliverDue(db, { now: options.now, allowPrivate: options.allowPrivateWebhooks, timeoutMs: options.webhookTimeoutMs, fetcher: options.fetcher }),
   );
   return parts.flat();
 }
@@ -121,16 +119,14 @@ export async function continueGovernance(dbs: Databases, options: GovernanceOpti
   const { now, budgetMs = 20_000, maxReports = Number.POSITIVE_INFINITY } = options;
   const deadline = Date.now() + budgetMs;
   const today = dayOf(now);
-  const shards = await Promise.all(
-    dbs.all().map(async ({ db }) => {
-      const state = await first<{ value: number }>(db, sql`SELECT value FROM ${rollupState} WHERE key = ${GOVERNANCE_DAY_KEY}`);
-      if (state?.value !== today) return undefined;
-      const pending = await pendingReports(db, today);
-      if (!pending.orgs) return { ran: false, created: 0, complete: true, platform: pending.platform };
-      await recordHealth(db, today, now);
-      return { ran: true, ...(await makeReports(db, today, now, deadline, maxReports)), platform: pending.platform };
-    }),
-  );
+  const shards = await everyDatabase(dbs, async (db) => {
+    const state = await first<{ value: number }>(db, sql`SELECT value FROM ${rollupState} WHERE key = ${GOVERNANCE_DAY_KEY}`);
+    if (state?.value !== today) return undefined;
+    const pending = await pendingReports(db, today);
+    if (!pending.orgs) return { ran: false, created: 0, complete: true, platform: pending.platform };
+    await recordHealth(db, today, now);
+    return { ran: true, ...(await makeReports(db, today, now, deadline, maxReports)), platform: pending.platform };
+  });
   const started = shards.filter((s) => s !== undefined);
   let reports: { created: number; complete: boolean } | undefined;
   let platformReport: "created" | "exists" | "pending" | undefined;

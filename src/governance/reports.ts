@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { namedBatch } from "../db/client";
 import { organizations, orgHealth, reports, webhookAttempts, webhookDeliveries } from "../db/schema";
 import type { Db } from "../env";
-import type { Databases } from "../db/shards";
+import { type Databases, everyDatabase } from "../db/shards";
 import { dayToDate, formatTimestamp } from "../lib/dates";
 import { type DormancyRow, dormancyCtes, dormancyRowBody, pageSql, servicesSql, summarySql } from "./dormancy";
 import { type HealthCountsRow, HEALTH_LABELS, healthCountsSql, labelHealth, recordHealthSql } from "./health";
@@ -159,16 +159,14 @@ export async function recordHealth(db: Db, day: number, now: number) {
  * live in exactly one), stored in the primary database.
  */
 export async function makePlatformReport(dbs: Databases, day: number, now: number): Promise<"created" | "exists"> {
-  const perShard = await Promise.all(
-    dbs.all().map(async ({ db }) => {
-      const { labels } = await namedBatch(db, {
-        labels: sql`SELECT o.slug, h.label, h.signup_without_return,
+  const perShard = await everyDatabase(dbs, async (db) => {
+    const { labels } = await namedBatch(db, {
+      labels: sql`SELECT o.slug, h.label, h.signup_without_return,
             (SELECT p.label FROM ${orgHealth} p WHERE p.org_id = h.org_id AND p.day < ${day} ORDER BY p.day DESC LIMIT 1) AS previous
           FROM ${orgHealth} h JOIN ${organizations} o ON o.id = h.org_id WHERE h.day = ${day}`,
-      });
-      return labels.results as { slug: string; label: (typeof HEALTH_LABELS)[number]; signup_without_return: number; previous: string | null }[];
-    }),
-  );
+    });
+    return labels.results as { slug: string; label: (typeof HEALTH_LABELS)[number]; signup_without_return: number; previous: string | null }[];
+  });
   const rows = perShard.flat().sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
   const body = {
     type: "platform" as const,

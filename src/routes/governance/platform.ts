@@ -1,7 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { SQL } from "drizzle-orm";
 import { namedBatch } from "../../db/client";
-import type { AppEnv } from "../../env";
+import type { AppEnv, Db } from "../../env";
+import { everyDatabase } from "../../db/shards";
 import { errorResponses } from "../../errors";
 import { HEALTH, HEALTH_LABELS, type Health, type HealthCountsRow, healthCountsSql, healthHistorySql, type HealthInputs, labelHealth } from "../../governance/health";
 import { dayOf, dayToDate, parseDate } from "../../lib/dates";
@@ -130,14 +131,12 @@ export function registerPlatformGovernance(app: OpenAPIHono<AppEnv>) {
       const start = end - HEALTH.windowDays + 1;
       // One organization: its database only. Every organization: each database's, in parallel.
       const dbs = c.get("dbs");
-      const parts = await Promise.all(
-        (q.org ? [await dbs.forOrg(q.org)] : dbs.all().map((s) => s.db)).map((db) =>
-          namedBatch(db, {
-            counts: healthCountsSql(end, q.org),
-            ...(q.org ? { history: healthHistorySql(q.org) } : {}),
-          } as Record<"counts" | "history", SQL>),
-        ),
-      );
+      const read = (db: Db) =>
+        namedBatch(db, {
+          counts: healthCountsSql(end, q.org),
+          ...(q.org ? { history: healthHistorySql(q.org) } : {}),
+        } as Record<"counts" | "history", SQL>);
+      const parts = q.org ? [await read(await dbs.forOrg(q.org))] : await everyDatabase(dbs, read);
       const all = healthOfAll(parts.flatMap((p) => p.counts.results as unknown as HealthCountsRow[]));
       const { history } = parts[0];
       if (q.org && all.length === 0) notFoundOrg(q.org);
