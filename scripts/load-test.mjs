@@ -32,13 +32,17 @@
 //   --queue      queue-buffered ingest: the tested wrangler.toml gets scripts/lib/scale-config.mjs's
 //                queue block; every 202 must say {accepted: n, duplicates: null, queued: true}, and
 //                the checks run once the consumer has drained the queue (nothing dead-lettered)
+//   --shards N   organizations sharded across N databases: the tested wrangler.toml gets
+//                scripts/lib/scale-config.mjs's DB_SHARD_n blocks, every database its migrations, and
+//                the storage checks read every database (each must hold some of the organizations,
+//                each organization's events exactly one); the API's answers must not change
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { throwawaySigner, writeSignerVars } from "./lib/keys.mjs";
-import { QUEUES_TOML } from "./lib/scale-config.mjs";
+import { QUEUES_TOML, shardBindings, shardsToml } from "./lib/scale-config.mjs";
 import { freePort, runWrangler, startWrangler } from "./lib/runtime.mjs";
 import { snapshotSources, sourcesChanged } from "./lib/snapshot.mjs";
 
@@ -56,7 +60,7 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const MAX_THROTTLED_PER_REQUEST = 20;
 const MAX_ROLLUP_RUNS = 10;
 
-const USAGE = "Usage: npm run test:load -- [--events N] [--clients N] [--orgs N] [--seed N] [--queue] [--keep]";
+const USAGE = "Usage: npm run test:load -- [--events N] [--clients N] [--orgs N] [--seed N] [--queue] [--shards N] [--keep]";
 /** How long the queue consumer may take to store everything after the load (--queue). */
 const DRAIN_DEADLINE_MS = 60_000;
 
@@ -76,6 +80,7 @@ try {
       seed: { type: "string", default: "1" },
       keep: { type: "boolean", default: false },
       queue: { type: "boolean", default: false },
+      shards: { type: "string", default: "1" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -91,6 +96,7 @@ try {
     seed: positiveInt("seed", values.seed, 2 ** 31 - 1),
     keep: values.keep,
     queue: values.queue,
+    shards: positiveInt("shards", values.shards, 4),
   };
 } catch (err) {
   console.error(`load-test: ${err.message}\n${USAGE}`);
@@ -288,9 +294,19 @@ function planRequests(universe, { clients, seed }) {
 
 const wrangler = (cwd, args) => runWrangler(WRANGLER, cwd, args);
 
-/** Runs SQL statements against the local D1 with `wrangler d1 execute --json`; one rows array per statement. */
-function d1Query({ dir, config }, persistTo, statements) {
-  const out = wrangler(dir, ["d1", "execute", "DB", "--local", "--config", config, "--persist-to", persistTo, "--json", "--command", statements.join("; ")]);
+/**
+ * Runs SQL statements against every local D1 database (`DB`, and the shards with --shards)
+ * with `wrangler d1 execute --json`; one rows array per statement, every database's rows
+ * concatenated (an organization's rows live in one database).
+ */
+function d1Query(snapshot, persistTo, statements) {
+  const parts = shardBindings(opts.shards).map((binding) => d1QueryOne(snapshot, persistTo, statements, binding));
+  return statements.map((_, i) => parts.flatMap((p) => p[i]));
+}
+
+/** `d1Query` against one database (binding name). */
+function d1QueryOne({ dir, config }, persistTo, statements, binding) {
+  const out = wrangler(dir, ["d1", "execute", binding, "--local", "--config", config, "--persist-to", persistTo, "--json", "--command", statements.join("; ")]);
   const start = out.indexOf("[");
   let parsed;
   try {
@@ -570,7 +586,14 @@ const STORED_SQL = [
 ];
 
 function checkStored(snapshot, persistTo, expect, slugs, problem) {
-  const [events, identities, services, [{ n: orgCount }]] = d1Query(snapshot, persistTo, STORED_SQL);
+  const [events, identities, services, orgCounts] = d1Query(snapshot, persistTo, STORED_SQL);
+  const orgCount = orgCounts.reduce((sum, r) => sum + r.n, 0);
+  // sharded: every database holds some of the organizations, each organization exactly one database
+  if (opts.shards > 1) {
+    const perDatabase = orgCounts.map((r) => r.n);
+    if (perDatabase.some((n) => n === 0)) problem(`stored: organizations per database ${perDatabase.join("/")}: the load did not spread over every database`);
+    if (new Set(events.map((r) => r.org)).size !== events.length) problem("stored: an organization's events are in more than one database");
+  }
   const bySlug = new Map(events.map((r) => [r.org, r]));
   const identitiesBySlug = new Map(identities.map((r) => [r.org, r.n]));
   const servicesBySlug = new Map(services.map((r) => [r.org, r.n]));
@@ -594,13 +617,14 @@ function checkStored(snapshot, persistTo, expect, slugs, problem) {
   return { total, rows };
 }
 
+/** Summed over the databases (a database's watermark never passes its max(seq), so the sums are equal only when each pair is). */
 function rollupState(snapshot, persistTo) {
-  const [[row]] = d1Query(snapshot, persistTo, [
+  const [rows] = d1Query(snapshot, persistTo, [
     `SELECT (SELECT COUNT(*) FROM dirty_days) AS dirty,
        (SELECT value FROM rollup_state WHERE key = 'events_watermark') AS watermark,
        (SELECT COALESCE(MAX(seq), 0) FROM login_events) AS max_seq`,
   ]);
-  return row;
+  return rows.reduce((sum, r) => ({ dirty: sum.dirty + r.dirty, watermark: sum.watermark + (r.watermark ?? 0), max_seq: sum.max_seq + r.max_seq }));
 }
 
 // ---- main ------------------------------------------------------------------------------------
@@ -655,10 +679,13 @@ try {
   // a frozen copy of src/, migrations and wrangler.toml: edits made meanwhile cannot reload the worker mid-run
   snapshot = snapshotSources(ROOT, join(tmp, "snapshot"));
   if (opts.queue) appendFileSync(snapshot.config, QUEUES_TOML);
+  if (opts.shards > 1) appendFileSync(snapshot.config, shardsToml(opts.shards));
   lowerIngestRateLimit(snapshot.config, LOAD_TEST_RATE_LIMIT);
   if (ingestRateLimit(snapshot.config).limit !== LOAD_TEST_RATE_LIMIT) throw new Failure("the tested wrangler.toml did not take the lowered rate limit");
   log(`sources frozen in ${snapshot.dir} (git ${snapshot.gitHead}${snapshot.gitDirtySrc ? " + uncommitted changes" : ""}, src ${snapshot.srcHash})`);
-  wrangler(snapshot.dir, ["d1", "migrations", "apply", "DB", "--local", "--config", snapshot.config, "--persist-to", persistTo]);
+  for (const binding of shardBindings(opts.shards)) {
+    wrangler(snapshot.dir, ["d1", "migrations", "apply", binding, "--local", "--config", snapshot.config, "--persist-to", persistTo]);
+  }
   log(`migrations applied to ${persistTo}`);
   const port = await freePort();
   server = await startWrangler({ node: process.execPath, wrangler: WRANGLER, cwd: snapshot.dir, config: snapshot.config, persistTo, varsFile, port, log, extraArgs: ["--test-scheduled"] });
@@ -689,7 +716,8 @@ try {
     // 4a'. the consumer drains the queue: every unique event stored, nothing dead-lettered
     const d0 = performance.now();
     for (;;) {
-      const [[q]] = d1Query(snapshot, persistTo, ["SELECT (SELECT COUNT(*) FROM login_events) AS stored, (SELECT COUNT(*) FROM dead_letters) AS dead"]);
+      const [rows] = d1Query(snapshot, persistTo, ["SELECT (SELECT COUNT(*) FROM login_events) AS stored, (SELECT COUNT(*) FROM dead_letters) AS dead"]);
+      const q = rows.reduce((sum, r) => ({ stored: sum.stored + r.stored, dead: sum.dead + r.dead }));
       if (q.dead > 0) problem(`${q.dead} messages were dead-lettered`);
       if (q.stored >= unique || q.dead > 0) break;
       if (performance.now() - d0 > DRAIN_DEADLINE_MS) throw new Failure(`queue not drained after ${DRAIN_DEADLINE_MS / 1000} s: ${q.stored} of ${unique} events stored`);
@@ -728,7 +756,7 @@ try {
   const s = stats;
   const lines = [
     "",
-    `loginpulse load test${opts.queue ? " (queue-buffered ingest)" : ""} — seed ${opts.seed}, ${opts.clients} clients, ${opts.orgs} orgs; ` +
+    `loginpulse load test${opts.queue ? " (queue-buffered ingest)" : ""}${opts.shards > 1 ? ` (${opts.shards} databases)` : ""} — seed ${opts.seed}, ${opts.clients} clients, ${opts.orgs} orgs; ` +
       `sources git ${snapshot.gitHead}${snapshot.gitDirtySrc ? "+uncommitted" : ""} src ${snapshot.srcHash}${sourcesChanged(ROOT, snapshot) ? " (src/ changed during the run; the frozen copy was tested)" : ""}`,
     `  events sent          ${fmt(s.eventsSent)} (all attempts; ${fmt(s.eventsSeen)} in answered requests: ${fmt(s.copies.cross)} cross-batch copies, ${fmt(s.copies.crossClient)} of them cross-client, ${fmt(s.copies.intra)} in-batch repeats, plus re-sends)`,
     `  unique events        ${fmt(unique)}`,
