@@ -67,7 +67,9 @@ export default defineConfig(async () => {
           // suite itself runs without a queue (direct ingest, the default). No consumer is attached;
           // the tests deliver batches to the worker's queue handler themselves.
           queueProducers: { TEST_EVENTS_QUEUE: { queueName: "loginpulse-events-test" } },
-          ...(SHARDS === 2 ? { d1Databases: { DB: "loginpulse", DB_SHARD_1: "loginpulse-shard-1" } } : {}),
+          // Sharded: DB_SHARD_1 is the second database. Otherwise TEST_SPARE_DB is one that only
+          // test/shards.test.ts binds as DB_SHARD_1, so sharding is tested in both runs.
+          d1Databases: { DB: "loginpulse", ...(SHARDS === 2 ? { DB_SHARD_1: "loginpulse-shard-1" } : { TEST_SPARE_DB: "loginpulse-spare" }) },
         },
       }),
     ],

@@ -69,8 +69,8 @@ export async function requestWith(overrides: Partial<Bindings & Cloudflare.Env>,
   }
 }
 
-export async function getJson<T = unknown>(path: string, tok: string): Promise<{ status: number; body: T; res: Response }> {
-  const res = await request(path, { token: tok });
+export async function getJson<T = unknown>(path: string, tok: string, overrides?: Partial<Bindings & Cloudflare.Env>): Promise<{ status: number; body: T; res: Response }> {
+  const res = overrides ? await requestWith(overrides, path, { token: tok }) : await request(path, { token: tok });
   return { status: res.status, body: (await res.json()) as T, res };
 }
 
