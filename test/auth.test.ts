@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { base64url, importJWK, jwtVerify, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AUDIENCE, countEverywhere, ingest, ingestToken, ISSUER, request, strangerKey, testKeys, token } from "./helpers";

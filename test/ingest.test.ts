@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { countEverywhere, type EventInput, getJson, ingestToken, orgD1, platformToken, request, rowsEverywhere } from "./helpers";
 import { expectErrorBody as expectError, RFC3339 } from "./contract";

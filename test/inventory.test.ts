@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectErrorBody } from "./contract";
 import { dbState } from "./db-state";

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectErrorBody } from "./contract";
 import { addDays, countEverywhere, DAY_MS, type EventInput, ingest, ingestToken, iso, orgToken, platformToken, request, rollup, todayDate, token } from "./helpers";

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { ACTIVE_WINDOW_LENGTHS } from "../src/metrics/active-windows";
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { webhookUrlProblem } from "../src/governance/webhooks";
 import { expectErrorBody } from "./contract";
