@@ -254,7 +254,7 @@ export const deadLetters = sqliteTable("dead_letters", {
  * organizations are sharded. Read and written in the primary database (`DB`) only; an
  * organization with no row lives in `DB` (every organization created before sharding was
  * turned on). A row never changes once written: moving an organization is an operator
- * procedure (README, "Sharding organizations").
+ * procedure (README, "Scaling out").
  */
 export const orgDirectory = sqliteTable("org_directory", {
   slug: text("slug").primaryKey(),

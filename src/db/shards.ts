@@ -5,7 +5,7 @@ import { createDb, isBookmark, namedBatch, sessionFor } from "./client";
 import { orgDirectory, organizations } from "./schema";
 
 /**
- * Organizations sharded across D1 databases (README, "Sharding organizations").
+ * Organizations sharded across D1 databases (README, "Scaling out").
  *
  * The databases are the worker's D1 bindings `DB` (the primary, always present) and any
  * `DB_SHARD_1`, `DB_SHARD_2`, … (all with the same migrations). Each organization lives in
