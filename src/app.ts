@@ -37,6 +37,7 @@ export type AppType = Hono<
     ExtractSchema<typeof eventsRoutes> &
     ExtractSchema<typeof analyticsRoutes> &
     ExtractSchema<typeof platformRoutes> &
+    ExtractSchema<typeof governanceRoutes> &
     ExtractSchema<typeof webRoutes>,
   "/"
 >;
@@ -87,9 +88,7 @@ export function createApp() {
 
   // Mounted as plain routers: the route types travel through `AppType` below, which
   // TypeScript can compute, rather than through route()'s merge of every schema.
-  for (const routes of [serviceRoutes, eventsRoutes, analyticsRoutes, platformRoutes, webRoutes] as OpenAPIHono<AppEnv>[]) app.route("/", routes);
-  // Governance routes are registered per concern (src/routes/governance/), outside the typed chains.
-  app.route("/", governanceRoutes);
+  for (const routes of [serviceRoutes, eventsRoutes, analyticsRoutes, platformRoutes, webRoutes, governanceRoutes] as OpenAPIHono<AppEnv>[]) app.route("/", routes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
   app.openAPIRegistry.registerPath({

@@ -71,4 +71,26 @@ describe("typed client (hc<AppType>) against the running worker", () => {
     const health = await client().health.$get();
     expect(await health.json()).toEqual({ status: "ok" });
   });
+
+  it("the governance routes: settings, dormancy, organization health", async () => {
+    const api = client(await platformToken());
+    const org = api.api.organizations[":org_slug"];
+    const saved = await org.settings.$put({ param: { org_slug: "client-org" }, json: { machine_thresholds: [7, 30] } });
+    if (!saved.ok) throw new Error(`settings answered ${saved.status}`);
+    const settings = await saved.json();
+    expectTypeOf(settings.machine_thresholds).toEqualTypeOf<number[]>();
+    expect(settings.machine_thresholds).toEqual([7, 30]);
+
+    const dormancy = await org.analytics.dormancy.$get({ param: { org_slug: "client-org" }, query: { identity_type: "machine", days: "7" } });
+    if (!dormancy.ok) throw new Error(`dormancy answered ${dormancy.status}`);
+    const dormant = await dormancy.json();
+    const raw = await request("/api/organizations/client-org/analytics/dormancy?identity_type=machine&days=7", { token: await platformToken() });
+    expect(dormant).toEqual(await raw.json());
+
+    const health = await api.api.platform.analytics["organization-health"].$get({ query: { org: "client-org" } });
+    if (!health.ok) throw new Error(`organization-health answered ${health.status}`);
+    const labels = await health.json();
+    expectTypeOf(labels.total).toEqualTypeOf<number>();
+    expect(labels.organizations.map((o) => o.org)).toEqual(["client-org"]);
+  });
 });

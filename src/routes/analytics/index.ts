@@ -6,7 +6,7 @@ import * as q from "../../analytics/org-queries";
 import { previousRange, resolveRange, resolveWeekRange } from "../../analytics/range";
 import { dayToDate, formatTimestamp } from "../../lib/dates";
 import { changePct, dateRangeQuery, foundOrg as found, identityTypeFilter as identityType, identityTypeParam, orgDatabase, orgSlugParam } from "../shared";
-import { registerGovernanceAnalytics } from "../governance/analytics";
+import { withGovernanceAnalytics } from "../governance/analytics";
 import * as s from "./schemas";
 import { activeUsersDays, decodeCursor, encodeCursor, lifecycleWeeks, retentionMatrix, userGrowthDays } from "./shape";
 
@@ -63,7 +63,7 @@ const recentQuery = z.object({
 const engagementQuery = dateRangeQuery.extend({ identity_type: identityTypeParam });
 
 /** The routes as one chain, so their types reach the typed client (`AppType`, src/app.ts). */
-export const analyticsRoutes = analyticsRoutesBase
+const analyticsRoutesChain = analyticsRoutesBase
   .openapi(
     orgRoute(
       "login-trends",
@@ -261,6 +261,6 @@ export const analyticsRoutes = analyticsRoutesBase
     },
   );
 
-// Governance reads that live under …/analytics (src/routes/governance/analytics.ts), on the
-// same router so they share its access rule.
-registerGovernanceAnalytics(analyticsRoutesBase);
+
+/** The chain plus the governance reads under …/analytics (dormancy, reactivations: src/routes/governance/analytics.ts), on the same router so they share its access rule. */
+export const analyticsRoutes = withGovernanceAnalytics(analyticsRoutesChain);

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Schema } from "hono";
 import type { AppEnv } from "../../env";
 import { errorResponses, invalidInput } from "../../errors";
 import type { IdentityType } from "../../governance/settings";
@@ -132,8 +133,8 @@ function utf8Base64(text: string): string {
   return btoa(binary);
 }
 
-export function registerGovernanceAnalytics(app: OpenAPIHono<AppEnv>) {
-  app.openapi(
+export function withGovernanceAnalytics<S extends Schema, P extends string>(app: OpenAPIHono<AppEnv, S, P>) {
+  return app.openapi(
     createRoute({
       method: "get",
       path: "/api/organizations/{org_slug}/analytics/dormancy",
@@ -219,9 +220,8 @@ export function registerGovernanceAnalytics(app: OpenAPIHono<AppEnv>) {
         200,
       );
     },
-  );
-
-  app.openapi(
+  )
+  .openapi(
     createRoute({
       method: "get",
       path: "/api/organizations/{org_slug}/analytics/reactivations",

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Schema } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../../env";
 import { ApiError, errorResponses } from "../../errors";
@@ -24,8 +25,8 @@ const writeErrors = errorResponses({
   415: "Body is not JSON",
 });
 
-export function registerInventoryRoutes(app: OpenAPIHono<AppEnv>) {
-  app.openapi(
+export function withInventoryRoutes<S extends Schema, P extends string>(app: OpenAPIHono<AppEnv, S, P>) {
+  return app.openapi(
     createRoute({
       method: "put",
       path: "/api/organizations/{org_slug}/identities",
@@ -59,9 +60,8 @@ export function registerInventoryRoutes(app: OpenAPIHono<AppEnv>) {
       if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(org_slug)) throw new ApiError("NOT_FOUND", `Organization "${org_slug}" not found`);
       return c.json(await putInventory(c.get("db"), org_slug, c.req.valid("json").identities, Date.now()), 200);
     },
-  );
-
-  app.openapi(
+  )
+  .openapi(
     createRoute({
       method: "delete",
       path: "/api/organizations/{org_slug}/identities/{user_id}",

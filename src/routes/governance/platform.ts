@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Schema } from "hono";
 import type { SQL } from "drizzle-orm";
 import { namedBatch } from "../../db/client";
 import type { AppEnv, Db } from "../../env";
@@ -7,7 +8,7 @@ import { errorResponses } from "../../errors";
 import { HEALTH, HEALTH_LABELS, type Health, type HealthCountsRow, healthCountsSql, healthHistorySql, type HealthInputs, labelHealth } from "../../governance/health";
 import { dayOf, dayToDate, parseDate } from "../../lib/dates";
 import { dateParam, notFoundOrg } from "../shared";
-import { registerPlatformReportRoutes } from "./reports";
+import { withPlatformReportRoutes } from "./reports";
 
 /**
  * The platform owner's governance routes, registered on the platform router (its
@@ -72,9 +73,9 @@ export function sortHealth<T extends Health & { org: string }>(rows: T[], sort: 
   return [...rows].sort((a, b) => (order === "asc" ? 1 : -1) * cmp(sortKey(a, sort), sortKey(b, sort)) || (a.org < b.org ? -1 : a.org > b.org ? 1 : 0));
 }
 
-export function registerPlatformGovernance(app: OpenAPIHono<AppEnv>) {
-  registerPlatformReportRoutes(app);
-  app.openapi(
+export function withPlatformGovernance<S extends Schema, P extends string>(app: OpenAPIHono<AppEnv, S, P>) {
+  return withPlatformReportRoutes(app)
+  .openapi(
     createRoute({
       method: "get",
       path: "/api/platform/analytics/organization-health",

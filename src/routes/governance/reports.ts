@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Schema } from "hono";
 import type { AppEnv } from "../../env";
 import { ApiError, errorResponses } from "../../errors";
 import { type DeliveryLog, listReports, readReport, type ReportListRow, type Scope } from "../../governance/reports";
@@ -87,9 +88,9 @@ const found = <T>(report: T | undefined, id: string): T => {
   return report;
 };
 
-export function registerOrgReportRoutes(app: OpenAPIHono<AppEnv>) {
+export function withOrgReportRoutes<S extends Schema, P extends string>(app: OpenAPIHono<AppEnv, S, P>) {
   const errors = errorResponses({ 400: "Invalid parameter", 403: "Token not authorized for this organization", 404: "Organization or report not found" });
-  app.openapi(
+  return app.openapi(
     createRoute({
       method: "get",
       path: "/api/organizations/{org_slug}/reports",
@@ -107,8 +108,8 @@ export function registerOrgReportRoutes(app: OpenAPIHono<AppEnv>) {
       const { rows, total } = foundOrg(await listReports(c.get("db"), "org", org_slug, page), org_slug);
       return c.json(listBody(rows, total, page), 200);
     },
-  );
-  app.openapi(
+  )
+  .openapi(
     createRoute({
       method: "get",
       path: "/api/organizations/{org_slug}/reports/{id}",
@@ -128,10 +129,10 @@ export function registerOrgReportRoutes(app: OpenAPIHono<AppEnv>) {
   );
 }
 
-export function registerPlatformReportRoutes(app: OpenAPIHono<AppEnv>) {
+export function withPlatformReportRoutes<S extends Schema, P extends string>(app: OpenAPIHono<AppEnv, S, P>) {
   const errors = errorResponses({ 400: "Invalid parameter", 403: "Not a platform-owner token", 404: "Report not found" });
   const scope: Scope = "platform";
-  app.openapi(
+  return app.openapi(
     createRoute({
       method: "get",
       path: "/api/platform/reports",
@@ -147,8 +148,8 @@ export function registerPlatformReportRoutes(app: OpenAPIHono<AppEnv>) {
       const { rows, total } = (await listReports(c.get("db"), scope, undefined, page))!;
       return c.json(listBody(rows, total, page), 200);
     },
-  );
-  app.openapi(
+  )
+  .openapi(
     createRoute({
       method: "get",
       path: "/api/platform/reports/{id}",

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Schema } from "hono";
 import type { AppEnv } from "../../env";
 import { errorResponses, invalidInput } from "../../errors";
 import { type OrgSettings, readSettings, saveSettings, settingsUpdateSchema } from "../../governance/settings";
@@ -42,8 +43,8 @@ export function settingsBody(s: OrgSettings) {
 
 const PATH = "/api/organizations/{org_slug}/settings";
 
-export function registerSettingsRoutes(app: OpenAPIHono<AppEnv>) {
-  app.openapi(
+export function withSettingsRoutes<S extends Schema, P extends string>(app: OpenAPIHono<AppEnv, S, P>) {
+  return app.openapi(
     createRoute({
       method: "get",
       path: PATH,
@@ -62,9 +63,8 @@ export function registerSettingsRoutes(app: OpenAPIHono<AppEnv>) {
       const { org_slug } = c.req.valid("param");
       return c.json(settingsBody(foundOrg(await readSettings(c.get("db"), org_slug, Date.now()), org_slug)), 200);
     },
-  );
-
-  app.openapi(
+  )
+  .openapi(
     createRoute({
       method: "put",
       path: PATH,

@@ -8,7 +8,7 @@ import { errorResponses } from "../../errors";
 import { listDeadLetters, replayDeadLetters } from "../../ingest/queue";
 import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
 import { type HealthCountsRow, healthCountsSql } from "../../governance/health";
-import { healthOfAll, healthSchema, registerPlatformGovernance } from "../governance/platform";
+import { healthOfAll, healthSchema, withPlatformGovernance } from "../governance/platform";
 import { changePct, dateParam, dateRangeQuery } from "../shared";
 
 const platformRoutesBase = new OpenAPIHono<AppEnv>();
@@ -52,7 +52,7 @@ const deadLetterSchema = z.object({
 });
 
 /** The routes as one chain, so their types reach the typed client (`AppType`, src/app.ts). */
-export const platformRoutes = platformRoutesBase
+const platformRoutesChain = platformRoutesBase
   .openapi(
     createRoute({
       method: "get",
@@ -229,6 +229,6 @@ export const platformRoutes = platformRoutesBase
     async (c) => c.json(await replayDeadLetters(c.get("dbs"), c.req.valid("query").limit), 200),
   );
 
-// Organization health and platform reports (src/routes/governance/platform.ts), on the same
-// router so they share its access rule.
-registerPlatformGovernance(platformRoutesBase);
+
+/** The chain plus organization health and platform reports (src/routes/governance/platform.ts), on the same router so they share its access rule. */
+export const platformRoutes = withPlatformGovernance(platformRoutesChain);
