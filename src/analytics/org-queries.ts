@@ -1,8 +1,9 @@
 import { sql, type SQL } from "drizzle-orm";
 import { batch } from "../db/client";
 import type { Db } from "../env";
-import { DAILY_TABLE, dayStatsSelect, effectiveFirstDay, ident, IDENTITY_ALIAS, METRIC_COLUMNS, TAIL_FIRST_ALIAS, type Dimension } from "../metrics/day-stats";
+import { DAILY_TABLE, dayStatsSelect, ident, METRIC_COLUMNS, type Dimension } from "../metrics/day-stats";
 import { activeWindowSeries, tailOnlyActive, windowedActiveCount } from "../metrics/active-windows";
+import { cohortCellsCtes } from "../metrics/cohorts";
 import { activeIdentitiesSql, identityTypeFilter as typeFilter, liveCtes } from "./live";
 import type { DayRange } from "./range";
 
@@ -46,9 +47,6 @@ function dailyLogins(dimension: Dimension, { start, end }: DayRange): SQL {
     UNION ALL
     SELECT day, ${dim}, SUM(logins) FROM activity WHERE day IN (SELECT day FROM changed) GROUP BY day, ${dim}`;
 }
-
-/** An identity's first login day with tail logins counted, over `identities i LEFT JOIN tail_first f`. */
-const firstDay = effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS);
 
 // ---- the seed reference's four endpoints ------------------------------------------------
 
@@ -190,17 +188,6 @@ export async function summaryTotals(db: Db, orgSlug: string, range: DayRange, pr
   return { current: result[0][0], previous: result[1][0] };
 }
 
-/** Identity ids with a login in [start, end] and the ISO week (Monday day number) of each login. Needs liveCtes. */
-function activeWeeksCte(start: number, end: number, identityType?: IdentityType): SQL {
-  return sql`iw AS (
-    SELECT DISTINCT identity_id, day - (day + 3) % 7 AS week FROM (
-      SELECT identity_id, day FROM daily_activity
-        WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND logins > 0 ${typeFilter(identityType)}
-      UNION ALL
-      SELECT identity_id, day FROM tail WHERE outcome = 'success' AND day BETWEEN ${start} AND ${end} ${typeFilter(identityType)}
-    ))`;
-}
-
 export interface LifecycleRow {
   week: number;
   new_users: number;
@@ -250,26 +237,21 @@ export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, last
   return result?.[0] ?? null;
 }
 
+/**
+ * Cohort sizes and their activity per later week, from the maintained retention cells
+ * (src/metrics/cohorts.ts): a cohort's size is its cell for its own week (a first login is a
+ * login), its activity the cells of later weeks.
+ */
 export async function retention(db: Db, orgSlug: string, firstWeek: number, lastWeek: number, identityType?: IdentityType) {
-  const live = liveCtes(orgSlug, firstWeek, lastWeek + 6);
-  const iType = identityType ? sql`AND i.identity_type = ${identityType}` : sql``;
-  const cohort = sql`cohort AS (
-    SELECT identity_id, eff - (eff + 3) % 7 AS week FROM (
-      SELECT ${IDENTITY_ALIAS}.id AS identity_id, ${firstDay} AS eff
-      FROM (SELECT id FROM identities WHERE org_id = (SELECT id FROM org) AND first_day BETWEEN ${firstWeek} AND ${lastWeek + 6}
-            UNION SELECT identity_id FROM tail_first) ids
-      JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = ids.id
-      LEFT JOIN tail_first ${TAIL_FIRST_ALIAS} ON ${TAIL_FIRST_ALIAS}.identity_id = ${IDENTITY_ALIAS}.id
-      WHERE 1 ${iType}
-    ) WHERE eff BETWEEN ${firstWeek} AND ${lastWeek + 6})`;
-  const result = await readOrg<[{ week: number; size: number }[], { week: number; period: number; active: number }[]]>(db, orgSlug, [
-    sql`WITH ${live}, ${cohort} SELECT week, COUNT(*) AS size FROM cohort GROUP BY week`,
-    sql`WITH ${live}, ${cohort}, ${activeWeeksCte(firstWeek, lastWeek + 6, identityType)}
-      SELECT c.week, (iw.week - c.week) / 7 AS period, COUNT(*) AS active
-      FROM cohort c JOIN iw ON iw.identity_id = c.identity_id AND iw.week > c.week
-      GROUP BY c.week, period`,
+  const result = await readOrg<[{ cohort_week: number; week: number; active: number }[]]>(db, orgSlug, [
+    sql`WITH ${liveCtes(orgSlug, firstWeek, lastWeek + 6)}, ${cohortCellsCtes(firstWeek, lastWeek, identityType)}
+      SELECT cohort_week, week, active FROM cells ORDER BY cohort_week, week`,
   ]);
   if (!result) return null;
-  return { cohorts: result[0], activity: result[1] };
+  const cells = result[0];
+  return {
+    cohorts: cells.filter((c) => c.week === c.cohort_week).map((c) => ({ week: c.cohort_week, size: c.active })),
+    activity: cells.filter((c) => c.week > c.cohort_week).map((c) => ({ week: c.cohort_week, period: (c.week - c.cohort_week) / 7, active: c.active })),
+  };
 }
 
