@@ -1,5 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import { batch } from "../db/client";
+import { dailyOrgStats } from "../db/schema";
 import type { Db } from "../env";
 import { DAILY_TABLE, dayStatsSelect, ident, METRIC_COLUMNS, type Dimension } from "../metrics/day-stats";
 import { activeWindowSeries, tailOnlyActive, windowedActiveCount } from "../metrics/active-windows";
@@ -120,6 +121,30 @@ export interface EngagementFilter {
   serviceId?: string;
 }
 
+/**
+ * DAU/WAU/MAU per day of [start, end] without recomputing windows: sealed days from
+ * daily_org_stats; each stale day's DAU from its own activity (same-day stats), and its WAU
+ * and MAU — distinct identities in the 7 and 30 days ending it — from the window deltas
+ * (`w7`, `w30`: activeWindowSeries over the target days, which the fold keeps exact) plus
+ * the tail's identities with no sealed login in the window. So the live work per read is
+ * the stale days' own activity and the tail, not 30 days of activity per stale day (nor a
+ * recompute of days the rollup has not reached). Needs liveCtes, w7 and w30.
+ */
+function activeUsersByWindows({ start, end }: DayRange, identityType?: IdentityType): SQL {
+  const types = typeFilter(identityType);
+  return sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau FROM (
+      SELECT day, dau, wau, mau FROM ${dailyOrgStats}
+        WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND day NOT IN (SELECT day FROM target) ${types}
+      UNION ALL
+      SELECT day, dau, 0, 0 FROM (${dayStatsSelect("identity_type", { days: "target", windows: "none" })}) WHERE 1 ${types}
+      UNION ALL
+      SELECT sd.day, 0,
+        w7.v + ${tailOnlyActive(7, sql`sd.day`, identityType)},
+        w30.v + ${tailOnlyActive(30, sql`sd.day`, identityType)}
+      FROM target sd JOIN w7 ON w7.day = sd.day JOIN w30 ON w30.day = sd.day
+    ) GROUP BY day`;
+}
+
 export async function activeUsers(db: Db, orgSlug: string, range: DayRange, filter: EngagementFilter) {
   const live = liveCtes(orgSlug, range.start, range.end);
   const serviceRef = filter.serviceId
@@ -128,10 +153,9 @@ export async function activeUsers(db: Db, orgSlug: string, range: DayRange, filt
   const rows = serviceRef
     ? sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
         FROM (${dailyRows("service_id", range)}) WHERE service_id = ${serviceRef} GROUP BY day`
-    : sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
-        FROM (${dailyRows("identity_type", range)}) WHERE 1 ${typeFilter(filter.identityType)} GROUP BY day`;
+    : activeUsersByWindows(range, filter.identityType);
   const result = await readOrg<[{ day: number; dau: number; wau: number; mau: number }[], { n: number }[]]>(db, orgSlug, [
-    sql`WITH ${live} ${rows}`,
+    sql`WITH ${live}${serviceRef ? sql`` : sql`, ${activeWindowSeries("w7", 7, sql`SELECT day FROM target`, filter.identityType)}, ${activeWindowSeries("w30", 30, sql`SELECT day FROM target`, filter.identityType)}`} ${rows}`,
     serviceRef
       ? sql`WITH ${live} SELECT COUNT(*) AS n FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType, serviceRef)})`
       : sql`WITH ${live} SELECT ${windowedActiveCount(range.start, range.end, filter.identityType) ?? sql`(SELECT COUNT(*) FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType)}))`} AS n`,
