@@ -146,7 +146,8 @@ function activeUsersByWindows({ start, end }: DayRange, identityType?: IdentityT
 }
 
 export async function activeUsers(db: Db, orgSlug: string, range: DayRange, filter: EngagementFilter) {
-  const live = liveCtes(orgSlug, range.start, range.end);
+  // per service, WAU/MAU of stale days are recomputed (no window deltas per service)
+  const live = liveCtes(orgSlug, range.start, range.end, { windows: filter.serviceId ? "per-day" : "none" });
   const serviceRef = filter.serviceId
     ? sql`(SELECT id FROM services WHERE org_id = (SELECT id FROM org) AND external_id = ${filter.serviceId})`
     : undefined;
