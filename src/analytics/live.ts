@@ -25,7 +25,7 @@ export const identityTypeFilter = (identityType?: "human" | "machine") =>
  */
 export function liveCtes(orgSlug: string, start: number, end: number, { windows = "none" }: { windows?: "none" | "per-day" } = {}): SQL {
   return sql`org(id) AS (SELECT id FROM organizations WHERE slug = ${orgSlug}),
-  tail AS (
+  tail AS MATERIALIZED (
     SELECT e.org_id, e.created_at / ${DAY_MS_SQL} AS day, e.identity_id, e.service_id, e.provider, e.outcome, i.identity_type
     FROM login_events e JOIN identities i ON i.id = e.identity_id
     -- unary + keeps the planner on the rowid range (the tail is small) instead of the org index (all of the org's events)

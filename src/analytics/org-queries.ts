@@ -3,7 +3,7 @@ import { batch } from "../db/client";
 import { dailyOrgStats } from "../db/schema";
 import type { Db } from "../env";
 import { DAILY_TABLE, dayStatsSelect, ident, METRIC_COLUMNS, type Dimension } from "../metrics/day-stats";
-import { activeWindowSeries, tailOnlyActive, windowedActiveCount } from "../metrics/active-windows";
+import { activeWindowSeries, tailWindowSeries, windowedActiveCount } from "../metrics/active-windows";
 import { cohortCellsCtes } from "../metrics/cohorts";
 import { activeIdentitiesSql, identityTypeFilter as typeFilter, liveCtes } from "./live";
 import type { DayRange } from "./range";
@@ -126,10 +126,17 @@ export interface EngagementFilter {
  * daily_org_stats; each stale day's DAU from its own activity (same-day stats), and its WAU
  * and MAU — distinct identities in the 7 and 30 days ending it — from the window deltas
  * (`w7`, `w30`: activeWindowSeries over the target days, which the fold keeps exact) plus
- * the tail's identities with no sealed login in the window. So the live work per read is
- * the stale days' own activity and the tail, not 30 days of activity per stale day (nor a
- * recompute of days the rollup has not reached). Needs liveCtes, w7 and w30.
+ * the tail's identities with no sealed login in the window (`t7`, `t30`: tailWindowSeries).
+ * So the live work per read is the stale days' own activity and one pass over the tail's
+ * identities, not 30 days of activity per stale day (nor a recompute of days the rollup has
+ * not reached). Needs liveCtes, w7, w30, t7 and t30.
  */
+function activeUsersWindowCtes(identityType?: IdentityType): SQL {
+  const ends = sql`SELECT day FROM target`;
+  return sql`${activeWindowSeries("w7", 7, ends, identityType)}, ${activeWindowSeries("w30", 30, ends, identityType)},
+    ${tailWindowSeries("t7", 7, ends, identityType)}, ${tailWindowSeries("t30", 30, ends, identityType)}`;
+}
+
 function activeUsersByWindows({ start, end }: DayRange, identityType?: IdentityType): SQL {
   const types = typeFilter(identityType);
   return sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau FROM (
@@ -138,10 +145,8 @@ function activeUsersByWindows({ start, end }: DayRange, identityType?: IdentityT
       UNION ALL
       SELECT day, dau, 0, 0 FROM (${dayStatsSelect("identity_type", { days: "target", windows: "none" })}) WHERE 1 ${types}
       UNION ALL
-      SELECT sd.day, 0,
-        w7.v + ${tailOnlyActive(7, sql`sd.day`, identityType)},
-        w30.v + ${tailOnlyActive(30, sql`sd.day`, identityType)}
-      FROM target sd JOIN w7 ON w7.day = sd.day JOIN w30 ON w30.day = sd.day
+      SELECT sd.day, 0, w7.v + t7.v, w30.v + t30.v
+      FROM target sd JOIN w7 ON w7.day = sd.day JOIN w30 ON w30.day = sd.day JOIN t7 ON t7.day = sd.day JOIN t30 ON t30.day = sd.day
     ) GROUP BY day`;
 }
 
@@ -156,7 +161,7 @@ export async function activeUsers(db: Db, orgSlug: string, range: DayRange, filt
         FROM (${dailyRows("service_id", range)}) WHERE service_id = ${serviceRef} GROUP BY day`
     : activeUsersByWindows(range, filter.identityType);
   const result = await readOrg<[{ day: number; dau: number; wau: number; mau: number }[], { n: number }[]]>(db, orgSlug, [
-    sql`WITH ${live}${serviceRef ? sql`` : sql`, ${activeWindowSeries("w7", 7, sql`SELECT day FROM target`, filter.identityType)}, ${activeWindowSeries("w30", 30, sql`SELECT day FROM target`, filter.identityType)}`} ${rows}`,
+    sql`WITH ${live}${serviceRef ? sql`` : sql`, ${activeUsersWindowCtes(filter.identityType)}`} ${rows}`,
     serviceRef
       ? sql`WITH ${live} SELECT COUNT(*) AS n FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType, serviceRef)})`
       : sql`WITH ${live} SELECT ${windowedActiveCount(range.start, range.end, filter.identityType) ?? sql`(SELECT COUNT(*) FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType)}))`} AS n`,
@@ -236,6 +241,8 @@ export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, last
       weeks(w) AS (SELECT ${firstWeek} UNION ALL SELECT w + 7 FROM weeks WHERE w < ${lastWeek}),
       ${activeWindowSeries("a7", 7, weekEnds, identityType)},
       ${activeWindowSeries("a14", 14, sql`SELECT w + 6 AS day FROM weeks`, identityType)},
+      ${tailWindowSeries("t7", 7, weekEnds, identityType)},
+      ${tailWindowSeries("t14", 14, sql`SELECT w + 6 AS day FROM weeks`, identityType)},
       new_weeks AS (
         SELECT day - (day + 3) % 7 AS w, SUM(new_users) AS n
         FROM (${dailyRows("identity_type", { start: firstWeek, end }, "none")}) WHERE 1 ${typeFilter(identityType)}
@@ -243,14 +250,17 @@ export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, last
       ),
       counts AS (
         SELECT weeks.w,
-          cur.v + ${tailOnlyActive(7, sql`weeks.w + 6`, identityType)} AS cur,
-          prev.v + ${tailOnlyActive(7, sql`weeks.w - 1`, identityType)} AS prev,
-          either.v + ${tailOnlyActive(14, sql`weeks.w + 6`, identityType)} AS either,
+          cur.v + tcur.v AS cur,
+          prev.v + tprev.v AS prev,
+          either.v + teither.v AS either,
           COALESCE(nw.n, 0) AS new_users
         FROM weeks
         JOIN a7 cur ON cur.day = weeks.w + 6
         JOIN a7 prev ON prev.day = weeks.w - 1
         JOIN a14 either ON either.day = weeks.w + 6
+        JOIN t7 tcur ON tcur.day = weeks.w + 6
+        JOIN t7 tprev ON tprev.day = weeks.w - 1
+        JOIN t14 teither ON teither.day = weeks.w + 6
         LEFT JOIN new_weeks nw ON nw.w = weeks.w
       )
       SELECT w AS week, new_users,
