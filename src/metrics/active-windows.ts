@@ -107,8 +107,9 @@ export function tailWindowSeries(name: string, length: number, ends: SQL, identi
   return sql`${days}(identity_id, day, sealed) AS (
       SELECT identity_id, day, 0 FROM tail WHERE outcome = 'success' AND day BETWEEN ${lo} AND ${hi} ${type}
       UNION ALL
+      -- CROSS JOIN fixes the order: each tail identity's days by (identity_id, day), not every organization's days of the range
       SELECT s.identity_id, s.day, 1 FROM (SELECT DISTINCT identity_id FROM tail WHERE outcome = 'success' ${type}) ti
-        JOIN ${dailyActivity} s ON s.identity_id = ti.identity_id AND s.day BETWEEN ${lo} AND ${hi} AND s.logins > 0
+        CROSS JOIN ${dailyActivity} s ON s.identity_id = ti.identity_id AND s.day BETWEEN ${lo} AND ${hi} AND s.logins > 0
     ),
     ${spans}(sign, day, span_end) AS (${spansOf(false)} UNION ALL ${spansOf(true)}),
     ${sql.identifier(name)}(day, v) AS (

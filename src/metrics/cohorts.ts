@@ -77,7 +77,8 @@ export function cohortCellsCtes(firstWeek: number, lastWeek: number, identityTyp
     ),
     touched_weeks(identity_id, week, sealed) AS (
       SELECT identity_id, ${isoWeekSql(sql`day`)}, MAX(sealed) FROM (
-        SELECT s.identity_id, s.day, 1 AS sealed FROM touched t JOIN ${dailyActivity} s
+        -- CROSS JOIN fixes the order: the touched identities' days, not every organization's days of the range
+        SELECT s.identity_id, s.day, 1 AS sealed FROM touched t CROSS JOIN ${dailyActivity} s
           ON s.identity_id = t.identity_id AND s.day BETWEEN ${firstWeek} AND ${lastDay} AND s.logins > 0
         UNION ALL
         SELECT identity_id, day, 0 FROM tail
