@@ -92,6 +92,8 @@ const ALL_FIELDS = Object.keys(FIELDS) as Field[];
 
 /** The events as one JSON array of `fields` tuples. */
 const packEvents = (events: NormalizedEvent[], fields: readonly Field[]) => JSON.stringify(events.map((e) => fields.map((f) => FIELDS[f](e))));
+/** An event with every field, for the events statement. */
+const asTuple = (e: NormalizedEvent) => ALL_FIELDS.map((f) => FIELDS[f](e));
 
 /** The bound batch as rows with the named `fields`; `k` is the event's position in the request. */
 const batchRows = (json: string, fields: readonly Field[]) => sql`batch_rows AS (
@@ -125,10 +127,11 @@ function firstOccurrences(events: NormalizedEvent[]): NormalizedEvent[] {
  * (by created_at, then position) sets its name; events without a name keep the stored one.
  */
 export async function storeEvents(db: Db, events: NormalizedEvent[], now: number) {
+  const json = JSON.stringify(firstOccurrences(events).map(asTuple));
+  const receivedAt = sql.raw(String(Math.trunc(now)));
   const firsts = firstOccurrences(events);
   const orgs = JSON.stringify([...new Set(firsts.map((e) => e.org))]);
   const keys = packEvents(firsts, KEY_FIELDS);
-  const receivedAt = sql.raw(String(Math.trunc(now)));
   const { inserted } = await namedBatch(db, {
     organizations: sql`INSERT INTO ${organizations} (slug, created_at) SELECT j.value, ${receivedAt} FROM json_each(${orgs}) j WHERE true
       ON CONFLICT (slug) DO NOTHING`,
@@ -141,7 +144,7 @@ export async function storeEvents(db: Db, events: NormalizedEvent[], now: number
     identities: sql`WITH ${freshRows(keys)}
       INSERT INTO ${identities} (org_id, user_id, identity_type) SELECT DISTINCT org_id, user_id, identity_type FROM fresh WHERE true
       ON CONFLICT (org_id, user_id, identity_type) DO NOTHING`,
-    inserted: sql`WITH ${batchRows(packEvents(firsts, ALL_FIELDS), ALL_FIELDS)}
+    inserted: sql`WITH ${batchRows(json, ALL_FIELDS)}
       INSERT INTO ${loginEvents}
         (org_id, event_id, identity_id, service_id, provider, outcome, created_at, received_at, ip_address, user_agent, country)
       SELECT o.id, b.event_id, i.id, s.id, b.provider, b.outcome, b.created_at, ${receivedAt}, b.ip_address, b.user_agent, b.country
