@@ -8,9 +8,9 @@ const now = () => performance.now();
 /**
  * Measures every endpoint. With `reference` the reference shapes are timed too and their
  * normalized answers returned; otherwise ours are compared with `expected` (answers of an
- * earlier reference run over the same events).
+ * earlier run over the same events). `keepAnswers` returns ours (normalized) as `oursAnswer`.
  */
-export async function measureQueries({ q, qdb, shim, sqlite, ctx, endpoints, budgetMs, oursMaxReps = 15, refReps, reference, expected, capture, log }) {
+export async function measureQueries({ q, qdb, shim, sqlite, ctx, endpoints, budgetMs, oursMaxReps = 15, refReps, reference, expected, keepAnswers = false, capture, log }) {
   const run = async (sql, params) => (await shim.prepare(sql).bind(...params).all()).results;
   const out = [];
   for (const ep of endpoints) {
@@ -49,7 +49,7 @@ export async function measureQueries({ q, qdb, shim, sqlite, ctx, endpoints, bud
       }
     }
     const oursStart = now();
-    while (oursSamples.length < oursMaxReps && (oursSamples.length < 3 || now() - oursStart < budgetMs)) await oursRound(1);
+    while (oursSamples.length < oursMaxReps && (oursSamples.length < Math.min(3, oursMaxReps) || now() - oursStart < budgetMs)) await oursRound(1);
 
     const against = reference ? refAnswer : expected?.[ep.name];
     const diff = against === undefined ? "no reference answer" : firstDifference(oursAnswer, against);
@@ -68,12 +68,13 @@ export async function measureQueries({ q, qdb, shim, sqlite, ctx, endpoints, bud
       equal: diff === null,
       diff,
       refAnswer,
+      ...(keepAnswers ? { oursAnswer } : {}),
     };
     out.push(row);
     log?.(
       `  ${ep.name.padEnd(26)} ours ${row.oursMs.toFixed(2).padStart(9)} ms` +
         (reference ? `   reference ${row.refMs.toFixed(1).padStart(9)} ms   ${(row.refMs / row.oursMs).toFixed(1).padStart(7)}x` : "") +
-        `   ${row.equal ? "answers equal" : `DIFFERENT: ${diff}`}`,
+        `   ${row.equal ? "answers equal" : against === undefined && keepAnswers ? "answer kept" : `DIFFERENT: ${diff}`}`,
     );
   }
   return out;

@@ -18,13 +18,14 @@ export const identityTypeFilter = (identityType?: "human" | "machine") =>
  *   target         "stale" days in [start, end]: changed days and, because a login on
  *                  day t is in the WAU/MAU windows of t..t+29, those days too. Every
  *                  other day is read from the daily tables.
- *   activity       daily_activity ∪ the tail aggregated the same way, over the window
- *                  the target days need. NOT MATERIALIZED: each use pushes its own day
- *                  filter down to the primary key instead of copying 30 days of rows.
+ *   activity       daily_activity ∪ the tail aggregated the same way, over the target
+ *                  days — and the 29 days before them when `windows` is "per-day" (a read
+ *                  that recomputes WAU/MAU of its stale days). SQLite materializes it (a
+ *                  compound select it cannot flatten), so its range is what a read copies.
  */
-export function liveCtes(orgSlug: string, start: number, end: number): SQL {
+export function liveCtes(orgSlug: string, start: number, end: number, { windows = "none" }: { windows?: "none" | "per-day" } = {}): SQL {
   return sql`org(id) AS (SELECT id FROM organizations WHERE slug = ${orgSlug}),
-  tail AS (
+  tail AS MATERIALIZED (
     SELECT e.org_id, e.created_at / ${DAY_MS_SQL} AS day, e.identity_id, e.service_id, e.provider, e.outcome, i.identity_type
     FROM login_events e JOIN identities i ON i.id = e.identity_id
     -- unary + keeps the planner on the rowid range (the tail is small) instead of the org index (all of the org's events)
@@ -43,10 +44,10 @@ export function liveCtes(orgSlug: string, start: number, end: number): SQL {
       SELECT day FROM changed_any UNION SELECT t.day + offsets.k FROM (SELECT DISTINCT day FROM tail) t, offsets
     ) WHERE day BETWEEN ${start} AND ${end}
   ),
-  activity AS NOT MATERIALIZED (
+  activity AS (
     SELECT org_id, day, identity_id, service_id, provider, identity_type, logins, failures FROM daily_activity
     WHERE org_id = (SELECT id FROM org)
-      AND day BETWEEN (SELECT MIN(day) FROM target) - 29 AND (SELECT MAX(day) FROM target)
+      AND day BETWEEN (SELECT MIN(day) FROM target) - ${sql.raw(windows === "per-day" ? "29" : "0")} AND (SELECT MAX(day) FROM target)
     UNION ALL
     SELECT org_id, day, identity_id, service_id, provider, identity_type,
       SUM(outcome = 'success'), SUM(outcome = 'failure')

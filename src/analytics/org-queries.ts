@@ -1,8 +1,10 @@
 import { sql, type SQL } from "drizzle-orm";
 import { batch } from "../db/client";
+import { dailyOrgStats } from "../db/schema";
 import type { Db } from "../env";
-import { DAILY_TABLE, dayStatsSelect, effectiveFirstDay, ident, IDENTITY_ALIAS, METRIC_COLUMNS, TAIL_FIRST_ALIAS, type Dimension } from "../metrics/day-stats";
-import { activeWindowSeries, tailOnlyActive, windowedActiveCount } from "../metrics/active-windows";
+import { DAILY_TABLE, dayStatsSelect, ident, METRIC_COLUMNS, type Dimension } from "../metrics/day-stats";
+import { activeWindowSeries, tailWindowSeries, windowedActiveCount } from "../metrics/active-windows";
+import { cohortCellsCtes } from "../metrics/cohorts";
 import { activeIdentitiesSql, identityTypeFilter as typeFilter, liveCtes } from "./live";
 import type { DayRange } from "./range";
 
@@ -46,9 +48,6 @@ function dailyLogins(dimension: Dimension, { start, end }: DayRange): SQL {
     UNION ALL
     SELECT day, ${dim}, SUM(logins) FROM activity WHERE day IN (SELECT day FROM changed) GROUP BY day, ${dim}`;
 }
-
-/** An identity's first login day with tail logins counted, over `identities i LEFT JOIN tail_first f`. */
-const firstDay = effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS);
 
 // ---- the seed reference's four endpoints ------------------------------------------------
 
@@ -122,18 +121,47 @@ export interface EngagementFilter {
   serviceId?: string;
 }
 
+/**
+ * DAU/WAU/MAU per day of [start, end] without recomputing windows: sealed days from
+ * daily_org_stats; each stale day's DAU from its own activity (same-day stats), and its WAU
+ * and MAU — distinct identities in the 7 and 30 days ending it — from the window deltas
+ * (`w7`, `w30`: activeWindowSeries over the target days, which the fold keeps exact) plus
+ * the tail's identities with no sealed login in the window (`t7`, `t30`: tailWindowSeries).
+ * So the live work per read is the stale days' own activity and one pass over the tail's
+ * identities, not 30 days of activity per stale day (nor a recompute of days the rollup has
+ * not reached). Needs liveCtes, w7, w30, t7 and t30.
+ */
+function activeUsersWindowCtes(identityType?: IdentityType): SQL {
+  const ends = sql`SELECT day FROM target`;
+  return sql`${activeWindowSeries("w7", 7, ends, identityType)}, ${activeWindowSeries("w30", 30, ends, identityType)},
+    ${tailWindowSeries("t7", 7, ends, identityType)}, ${tailWindowSeries("t30", 30, ends, identityType)}`;
+}
+
+function activeUsersByWindows({ start, end }: DayRange, identityType?: IdentityType): SQL {
+  const types = typeFilter(identityType);
+  return sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau FROM (
+      SELECT day, dau, wau, mau FROM ${dailyOrgStats}
+        WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND day NOT IN (SELECT day FROM target) ${types}
+      UNION ALL
+      SELECT day, dau, 0, 0 FROM (${dayStatsSelect("identity_type", { days: "target", windows: "none" })}) WHERE 1 ${types}
+      UNION ALL
+      SELECT sd.day, 0, w7.v + t7.v, w30.v + t30.v
+      FROM target sd JOIN w7 ON w7.day = sd.day JOIN w30 ON w30.day = sd.day JOIN t7 ON t7.day = sd.day JOIN t30 ON t30.day = sd.day
+    ) GROUP BY day`;
+}
+
 export async function activeUsers(db: Db, orgSlug: string, range: DayRange, filter: EngagementFilter) {
-  const live = liveCtes(orgSlug, range.start, range.end);
+  // per service, WAU/MAU of stale days are recomputed (no window deltas per service)
+  const live = liveCtes(orgSlug, range.start, range.end, { windows: filter.serviceId ? "per-day" : "none" });
   const serviceRef = filter.serviceId
     ? sql`(SELECT id FROM services WHERE org_id = (SELECT id FROM org) AND external_id = ${filter.serviceId})`
     : undefined;
   const rows = serviceRef
     ? sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
         FROM (${dailyRows("service_id", range)}) WHERE service_id = ${serviceRef} GROUP BY day`
-    : sql`SELECT day, SUM(dau) AS dau, SUM(wau) AS wau, SUM(mau) AS mau
-        FROM (${dailyRows("identity_type", range)}) WHERE 1 ${typeFilter(filter.identityType)} GROUP BY day`;
+    : activeUsersByWindows(range, filter.identityType);
   const result = await readOrg<[{ day: number; dau: number; wau: number; mau: number }[], { n: number }[]]>(db, orgSlug, [
-    sql`WITH ${live} ${rows}`,
+    sql`WITH ${live}${serviceRef ? sql`` : sql`, ${activeUsersWindowCtes(filter.identityType)}`} ${rows}`,
     serviceRef
       ? sql`WITH ${live} SELECT COUNT(*) AS n FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType, serviceRef)})`
       : sql`WITH ${live} SELECT ${windowedActiveCount(range.start, range.end, filter.identityType) ?? sql`(SELECT COUNT(*) FROM (${activeIdentitiesSql(range.start, range.end, filter.identityType)}))`} AS n`,
@@ -190,17 +218,6 @@ export async function summaryTotals(db: Db, orgSlug: string, range: DayRange, pr
   return { current: result[0][0], previous: result[1][0] };
 }
 
-/** Identity ids with a login in [start, end] and the ISO week (Monday day number) of each login. Needs liveCtes. */
-function activeWeeksCte(start: number, end: number, identityType?: IdentityType): SQL {
-  return sql`iw AS (
-    SELECT DISTINCT identity_id, day - (day + 3) % 7 AS week FROM (
-      SELECT identity_id, day FROM daily_activity
-        WHERE org_id = (SELECT id FROM org) AND day BETWEEN ${start} AND ${end} AND logins > 0 ${typeFilter(identityType)}
-      UNION ALL
-      SELECT identity_id, day FROM tail WHERE outcome = 'success' AND day BETWEEN ${start} AND ${end} ${typeFilter(identityType)}
-    ))`;
-}
-
 export interface LifecycleRow {
   week: number;
   new_users: number;
@@ -224,6 +241,8 @@ export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, last
       weeks(w) AS (SELECT ${firstWeek} UNION ALL SELECT w + 7 FROM weeks WHERE w < ${lastWeek}),
       ${activeWindowSeries("a7", 7, weekEnds, identityType)},
       ${activeWindowSeries("a14", 14, sql`SELECT w + 6 AS day FROM weeks`, identityType)},
+      ${tailWindowSeries("t7", 7, weekEnds, identityType)},
+      ${tailWindowSeries("t14", 14, sql`SELECT w + 6 AS day FROM weeks`, identityType)},
       new_weeks AS (
         SELECT day - (day + 3) % 7 AS w, SUM(new_users) AS n
         FROM (${dailyRows("identity_type", { start: firstWeek, end }, "none")}) WHERE 1 ${typeFilter(identityType)}
@@ -231,14 +250,17 @@ export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, last
       ),
       counts AS (
         SELECT weeks.w,
-          cur.v + ${tailOnlyActive(7, sql`weeks.w + 6`, identityType)} AS cur,
-          prev.v + ${tailOnlyActive(7, sql`weeks.w - 1`, identityType)} AS prev,
-          either.v + ${tailOnlyActive(14, sql`weeks.w + 6`, identityType)} AS either,
+          cur.v + tcur.v AS cur,
+          prev.v + tprev.v AS prev,
+          either.v + teither.v AS either,
           COALESCE(nw.n, 0) AS new_users
         FROM weeks
         JOIN a7 cur ON cur.day = weeks.w + 6
         JOIN a7 prev ON prev.day = weeks.w - 1
         JOIN a14 either ON either.day = weeks.w + 6
+        JOIN t7 tcur ON tcur.day = weeks.w + 6
+        JOIN t7 tprev ON tprev.day = weeks.w - 1
+        JOIN t14 teither ON teither.day = weeks.w + 6
         LEFT JOIN new_weeks nw ON nw.w = weeks.w
       )
       SELECT w AS week, new_users,
@@ -250,26 +272,21 @@ export async function lifecycle(db: Db, orgSlug: string, firstWeek: number, last
   return result?.[0] ?? null;
 }
 
+/**
+ * Cohort sizes and their activity per later week, from the maintained retention cells
+ * (src/metrics/cohorts.ts): a cohort's size is its cell for its own week (a first login is a
+ * login), its activity the cells of later weeks.
+ */
 export async function retention(db: Db, orgSlug: string, firstWeek: number, lastWeek: number, identityType?: IdentityType) {
-  const live = liveCtes(orgSlug, firstWeek, lastWeek + 6);
-  const iType = identityType ? sql`AND i.identity_type = ${identityType}` : sql``;
-  const cohort = sql`cohort AS (
-    SELECT identity_id, eff - (eff + 3) % 7 AS week FROM (
-      SELECT ${IDENTITY_ALIAS}.id AS identity_id, ${firstDay} AS eff
-      FROM (SELECT id FROM identities WHERE org_id = (SELECT id FROM org) AND first_day BETWEEN ${firstWeek} AND ${lastWeek + 6}
-            UNION SELECT identity_id FROM tail_first) ids
-      JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = ids.id
-      LEFT JOIN tail_first ${TAIL_FIRST_ALIAS} ON ${TAIL_FIRST_ALIAS}.identity_id = ${IDENTITY_ALIAS}.id
-      WHERE 1 ${iType}
-    ) WHERE eff BETWEEN ${firstWeek} AND ${lastWeek + 6})`;
-  const result = await readOrg<[{ week: number; size: number }[], { week: number; period: number; active: number }[]]>(db, orgSlug, [
-    sql`WITH ${live}, ${cohort} SELECT week, COUNT(*) AS size FROM cohort GROUP BY week`,
-    sql`WITH ${live}, ${cohort}, ${activeWeeksCte(firstWeek, lastWeek + 6, identityType)}
-      SELECT c.week, (iw.week - c.week) / 7 AS period, COUNT(*) AS active
-      FROM cohort c JOIN iw ON iw.identity_id = c.identity_id AND iw.week > c.week
-      GROUP BY c.week, period`,
+  const result = await readOrg<[{ cohort_week: number; week: number; active: number }[]]>(db, orgSlug, [
+    sql`WITH ${liveCtes(orgSlug, firstWeek, lastWeek + 6)}, ${cohortCellsCtes(firstWeek, lastWeek, identityType)}
+      SELECT cohort_week, week, active FROM cells ORDER BY cohort_week, week`,
   ]);
   if (!result) return null;
-  return { cohorts: result[0], activity: result[1] };
+  const cells = result[0];
+  return {
+    cohorts: cells.filter((c) => c.week === c.cohort_week).map((c) => ({ week: c.cohort_week, size: c.active })),
+    activity: cells.filter((c) => c.week > c.cohort_week).map((c) => ({ week: c.cohort_week, period: (c.week - c.cohort_week) / 7, active: c.active })),
+  };
 }
 

@@ -3,13 +3,18 @@ import { all, first, namedBatch } from "../db/client";
 import type { Db } from "../env";
 import { dailyPlatformStats } from "../db/schema";
 import { platformWindowedActiveCount } from "../metrics/active-windows";
+import { sealedOrgWindowsCte } from "../metrics/org-windows";
 import { DAY_MS_SQL, effectiveFirstDay, IDENTITY_ALIAS, TAIL_FIRST_ALIAS, WATERMARK } from "../metrics/day-stats";
 import type { DayRange } from "./range";
 
 /** Platform-wide reads (all organizations), each one D1 batch. */
 
-/** Unsealed events of every organization, and first logins among them. */
-const platformTailCtes = sql`tail AS (
+/**
+ * Unsealed events of every organization, and first logins among them. MATERIALIZED: the tail
+ * is read once by its rowid range; inlined into a read that filters on outcome, the planner
+ * would walk the (org_id, outcome, created_at) index over every stored login instead.
+ */
+const platformTailCtes = sql`tail AS MATERIALIZED (
     SELECT e.org_id, e.created_at, e.created_at / ${DAY_MS_SQL} AS day, e.identity_id, e.outcome
     FROM login_events e WHERE e.seq > ${WATERMARK}
   ),
@@ -65,6 +70,15 @@ export async function platformOverview(db: Db, range: DayRange) {
       (SELECT COALESCE(SUM(logins), 0) FROM (${platformLoginsSql(range)})) AS logins`);
 }
 
+/** (org_id, <columns of n>) per organization: tail identities with a login in `range` and no sealed login in it. Needs the platform tail CTE. */
+function tailOnlyActivePerOrg({ start, end }: DayRange, marks: SQL): SQL {
+  return sql`SELECT org_id, ${marks} FROM (
+      SELECT t.org_id, COUNT(DISTINCT t.identity_id) AS n FROM tail t
+      WHERE t.outcome = 'success' AND t.day BETWEEN ${start} AND ${end}
+        AND NOT EXISTS (SELECT 1 FROM daily_activity s WHERE s.identity_id = t.identity_id AND s.day BETWEEN ${start} AND ${end} AND s.logins > 0)
+      GROUP BY t.org_id)`;
+}
+
 export const ORG_SORTS = ["active_users", "active_users_change_pct", "new_users", "logins", "last_activity_at", "slug"] as const;
 /** Sort keys whose SQL column differs from the public field name. */
 const SORT_COLUMN: Partial<Record<OrgSort, string>> = { active_users_change_pct: "active_users_change" };
@@ -84,7 +98,10 @@ export interface OrgEngagementRow {
 /**
  * One row per organization for the window `current` (and `previous`, the same
  * length just before it): distinct active identities, new identities (first
- * login ever inside the window), logins, and last login ever.
+ * login ever inside the window), logins, and last login ever. `current` must have a kept
+ * window length (src/metrics/active-windows.ts) and `previous` end the day before it starts:
+ * the sealed figures come from maintained tables (src/metrics/org-windows.ts), the
+ * unsealed tail is added per organization.
  */
 export async function organizationsEngagement(
   db: Db,
@@ -98,22 +115,29 @@ export async function organizationsEngagement(
   const { page: rows, total, ...extra } = await namedBatch(db, {
     ...extraStatements,
     page: sql`WITH ${platformTailCtes},
-      act AS (
-        SELECT org_id, identity_id, day, logins FROM daily_activity
-          WHERE day BETWEEN ${previous.start} AND ${current.end} AND logins > 0
-        UNION ALL
-        SELECT org_id, identity_id, day, 1 FROM tail
-          WHERE outcome = 'success' AND day BETWEEN ${previous.start} AND ${current.end}
+      ${sealedOrgWindowsCte("sealed", current)},
+      -- the tail: identities active in a window without a sealed login in it, logins, and
+      -- identities whose first login the tail moves into or out of the current window
+      tail_parts(org_id, active, previous_active, logins) AS (
+        ${tailOnlyActivePerOrg(current, sql`n, 0, 0`)}
+        UNION ALL ${tailOnlyActivePerOrg(previous, sql`0, n, 0`)}
+        UNION ALL SELECT org_id, 0, 0, COUNT(*) FROM tail WHERE outcome = 'success' AND day BETWEEN ${current.start} AND ${current.end} GROUP BY org_id
+      ),
+      tail_counts AS (SELECT org_id, SUM(active) AS active, SUM(previous_active) AS previous_active, SUM(logins) AS logins FROM tail_parts GROUP BY org_id),
+      tail_new(org_id, n) AS (
+        SELECT ${IDENTITY_ALIAS}.org_id,
+          SUM((${effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS)} BETWEEN ${current.start} AND ${current.end})
+            - COALESCE(${IDENTITY_ALIAS}.first_day BETWEEN ${current.start} AND ${current.end}, 0))
+        FROM tail_first ${TAIL_FIRST_ALIAS} JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = ${TAIL_FIRST_ALIAS}.identity_id
+        GROUP BY ${IDENTITY_ALIAS}.org_id
       ),
       per_org AS (
-        SELECT a.org_id,
-          COUNT(DISTINCT CASE WHEN a.day >= ${current.start} THEN a.identity_id END) AS active_users,
-          COUNT(DISTINCT CASE WHEN a.day < ${current.start} THEN a.identity_id END) AS previous_active_users,
-          COUNT(DISTINCT CASE WHEN a.day >= ${current.start} AND ${effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS)} >= ${current.start} THEN a.identity_id END) AS new_users,
-          SUM(CASE WHEN a.day >= ${current.start} THEN a.logins ELSE 0 END) AS logins
-        FROM act a JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = a.identity_id
-          LEFT JOIN tail_first ${TAIL_FIRST_ALIAS} ON ${TAIL_FIRST_ALIAS}.identity_id = a.identity_id
-        GROUP BY a.org_id
+        SELECT s.org_id,
+          s.active + COALESCE(tc.active, 0) AS active_users,
+          s.previous_active + COALESCE(tc.previous_active, 0) AS previous_active_users,
+          s.new_users + COALESCE(tn.n, 0) AS new_users,
+          s.logins + COALESCE(tc.logins, 0) AS logins
+        FROM sealed s LEFT JOIN tail_counts tc ON tc.org_id = s.org_id LEFT JOIN tail_new tn ON tn.org_id = s.org_id
       ),
       tail_last AS (SELECT org_id, MAX(created_at) AS at FROM tail WHERE outcome = 'success' GROUP BY org_id),
       rows AS (

@@ -149,6 +149,44 @@ export const activeWindowDeltas = sqliteTable(
 );
 
 /**
+ * Retention cells: for identities of a type whose first login ever falls in ISO week
+ * `cohort_week` (a Monday's day number), how many have a login in ISO week `week`. The cell
+ * week = cohort_week is the cohort's size (a first login is a login). Maintained by the fold
+ * like the window deltas: a chunk adds the (identity, week) pairs it makes newly active,
+ * and an identity whose first login moves to an earlier week moves all its weeks to the new
+ * cohort. Exact at the watermark; reads add the unsealed tail's identities live.
+ */
+export const weeklyCohortActivity = sqliteTable(
+  "weekly_cohort_activity",
+  {
+    orgId: integer("org_id").notNull(),
+    identityType: text("identity_type", { enum: ["human", "machine"] }).notNull(),
+    cohortWeek: integer("cohort_week").notNull(),
+    week: integer("week").notNull(),
+    active: integer("active").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.identityType, t.cohortWeek, t.week] }),
+    // cells that cancelled out (an identity moved to an earlier cohort), which the fold deletes
+    index("weekly_cohort_activity_zero").on(t.orgId).where(sql`active = 0`),
+  ],
+);
+
+/**
+ * Successful logins per organization and day, added by the fold (exact at the watermark,
+ * independent of the recompute's dirty days): the organizations view's window sums.
+ */
+export const dailyOrgLogins = sqliteTable(
+  "daily_org_logins",
+  {
+    orgId: integer("org_id").notNull(),
+    day: integer("day").notNull(),
+    logins: integer("logins").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.day] })],
+);
+
+/**
  * The daily tables: the same metrics per (org, day) broken down by one dimension
  * each — identity type, service, provider. For day d: logins and failed logins
  * on d; dau = identities with a login on d; new = of those, first login ever on

@@ -84,6 +84,45 @@ export function tailOnlyActive(length: number, end: SQL, identityType?: "human" 
       AND NOT EXISTS (SELECT 1 FROM ${dailyActivity} s WHERE s.identity_id = t.identity_id AND s.day BETWEEN ${start} AND ${end} AND s.logins > 0))`;
 }
 
+/**
+ * What the unsealed tail adds to the `length`-day distinct counts at many window ends, in one
+ * pass: a CTE `name(day, v)` with a row for each day of `ends` (an SQL SELECT of days), v =
+ * the tail's identities active in the window ending that day with no sealed login in it —
+ * tailOnlyActive at every end, without a scan of the tail per end. For each identity with a
+ * login in the tail, its coverage of window ends by all its login days (sealed ∪ tail) minus
+ * its coverage by its sealed days alone, as spans like the fold's (+1 at a login day, −1 at
+ * min(day + length, next login day)); days before the first end's window cannot cover an
+ * end, so only [MIN(ends) − length + 1, MAX(ends)] is read. Needs liveCtes (`tail`).
+ */
+export function tailWindowSeries(name: string, length: number, ends: SQL, identityType?: "human" | "machine"): SQL {
+  const type = identityType ? sql`AND identity_type = ${identityType}` : sql``;
+  const L = sql.raw(String(length));
+  const lo = sql`(SELECT MIN(day) FROM (${ends})) - ${sql.raw(String(length - 1))}`;
+  const hi = sql`(SELECT MAX(day) FROM (${ends}))`;
+  const days = sql.identifier(`${name}_days`);
+  const spans = sql.identifier(`${name}_spans`);
+  const spansOf = (sealedOnly: boolean) => sql`SELECT ${sql.raw(sealedOnly ? "-1" : "1")} AS sign, day,
+      MIN(day + ${L}, COALESCE(LEAD(day) OVER (PARTITION BY identity_id ORDER BY day), day + ${L})) AS span_end
+    FROM (SELECT identity_id, day FROM ${days} ${sealedOnly ? sql`WHERE sealed` : sql``} GROUP BY identity_id, day)`;
+  return sql`${days}(identity_id, day, sealed) AS (
+      SELECT identity_id, day, 0 FROM tail WHERE outcome = 'success' AND day BETWEEN ${lo} AND ${hi} ${type}
+      UNION ALL
+      -- CROSS JOIN fixes the order: each tail identity's days by (identity_id, day), not every organization's days of the range
+      SELECT s.identity_id, s.day, 1 FROM (SELECT DISTINCT identity_id FROM tail WHERE outcome = 'success' ${type}) ti
+        CROSS JOIN ${dailyActivity} s ON s.identity_id = ti.identity_id AND s.day BETWEEN ${lo} AND ${hi} AND s.logins > 0
+    ),
+    ${spans}(sign, day, span_end) AS (${spansOf(false)} UNION ALL ${spansOf(true)}),
+    ${sql.identifier(name)}(day, v) AS (
+      SELECT day, v FROM (
+        SELECT day, is_end, SUM(d) OVER (ORDER BY day, is_end ROWS UNBOUNDED PRECEDING) AS v FROM (
+          SELECT day, sign AS d, 0 AS is_end FROM ${spans}
+          UNION ALL SELECT span_end, -sign, 0 FROM ${spans}
+          UNION ALL SELECT day, 0, 1 FROM (${ends})
+        )
+      ) WHERE is_end = 1
+    )`;
+}
+
 const isKept = (length: number) => (ACTIVE_WINDOW_LENGTHS as readonly number[]).includes(length);
 
 /**

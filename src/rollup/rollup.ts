@@ -4,6 +4,8 @@ import { activeWindowDeltas, dailyActivity, dailyOrgStats, dailyPlatformStats, d
 import type { Db } from "../env";
 import { foldReactivations } from "../governance/reactivations";
 import { foldWindowDeltas } from "../metrics/active-windows";
+import { deleteZeroCohortCells, foldCohortWeeks } from "../metrics/cohorts";
+import { foldOrgLogins } from "../metrics/org-windows";
 import { DAILY_TABLE, DAY_MS_SQL, dayStatsSelect, METRIC_COLUMNS, WATERMARK, windowOffsetsCte, type Dimension } from "../metrics/day-stats";
 
 export interface RollupOptions {
@@ -105,6 +107,10 @@ function foldChunk(db: Db, from: number, to: number) {
       WHERE c.day < i.first_day AND ${guard}`,
     // Reactivations (src/governance/reactivations.ts): read identities and daily_activity as they were before this chunk.
     ...foldReactivations(from, to, guard),
+    // before identities and daily_activity take the chunk: it reads each identity's first login and login weeks without it
+    cohortWeeks: foldCohortWeeks(from, to, guard),
+    cohortZeros: deleteZeroCohortCells,
+    orgLogins: foldOrgLogins(from, to, guard),
     identities: sql`UPDATE ${identities} SET
         first_login_at = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at),
         first_day = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at) / ${DAY_MS_SQL},
