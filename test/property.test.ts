@@ -3,8 +3,8 @@ import { ACTIVE_WINDOW_LENGTHS } from "../src/metrics/active-windows";
 import { describe, expect, it } from "vitest";
 import { composeOrgReport } from "../src/governance/reports";
 import { pruneRawEvents } from "../src/governance/retention";
-import { addDays, allD1, countEverywhere, DAY_MS, type EventInput, getJson, ingest, orgDb, orgToken, platformToken, request, rollup, testDatabases, todayDate, token } from "./helpers";
-import { everyDatabase } from "../src/db/shards";
+import { addDays, allD1, countEverywhere, DAY_MS, type EventInput, getJson, ingest, orgDb, orgToken, platformToken, request, rollup, SHARDED, testDatabases, todayDate, token } from "./helpers";
+import { everyDatabase, placeByHash } from "../src/db/shards";
 import { dateOf, dayOfMs, GovernanceOracle, healthOf, Oracle } from "./oracle";
 
 /**
@@ -15,6 +15,12 @@ import { dateOf, dayOfMs, GovernanceOracle, healthOf, Oracle } from "./oracle";
  */
 
 const ORGS = ["org-a", "org-b", "org-c"];
+/**
+ * Random streams per run: 50, and 30 in the sharded run (`npm run test:sharded`), which
+ * repeats the whole suite with the organizations spread over two databases (org-b in DB,
+ * org-a and org-c in DB_SHARD_1) to prove the merges; 80 streams between the two runs.
+ */
+const STREAMS = SHARDED ? 30 : 50;
 const WINDOW_DAYS = 75;
 const base = dayOfMs(Date.parse(`${addDays(todayDate(), -WINDOW_DAYS)}T00:00:00Z`));
 
@@ -211,6 +217,8 @@ async function checkEverything(oracle: Oracle, range: { s: number; e: number }, 
 
 describe("rolled-up answers equal brute force over raw events", () => {
   it("for random streams, duplicates, late events and interrupted cron runs", async () => {
+    // sharded, the streams' organizations really are spread over both databases
+    if (SHARDED) expect(ORGS.map((o) => placeByHash(o, ["DB", "DB_SHARD_1"]))).toEqual(["DB_SHARD_1", "DB", "DB_SHARD_1"]);
     const tokens: Record<string, string> = {
       platform: await platformToken(),
       platformAdmin: await platformToken(),
@@ -281,7 +289,7 @@ describe("rolled-up answers equal brute force over raw events", () => {
         await checkEverything(oracle, range, tokens, preset);
         await checkGovernance(oracle, gov, tokens);
       }),
-      { numRuns: 50, endOnFailure: true },
+      { numRuns: STREAMS, endOnFailure: true },
     );
   }, 400_000); // 50 streams × every read and the governance reads, three times: about a minute and a half alone, more on a busy machine
 });
