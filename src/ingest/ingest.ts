@@ -93,8 +93,6 @@ const ALL_FIELDS = Object.keys(FIELDS) as Field[];
 
 /** The events as one JSON array of `fields` tuples. */
 const packEvents = (events: NormalizedEvent[], fields: readonly Field[]) => JSON.stringify(events.map((e) => fields.map((f) => FIELDS[f](e))));
-/** An event with every field, for the events statement. */
-const asTuple = (e: NormalizedEvent) => ALL_FIELDS.map((f) => FIELDS[f](e));
 
 /** The bound batch as rows with the named `fields`; `k` is the event's position in the request. */
 const batchRows = (json: string, fields: readonly Field[]) => sql`batch_rows AS (
@@ -128,11 +126,11 @@ function firstOccurrences(events: NormalizedEvent[]): NormalizedEvent[] {
  * (by created_at, then position) sets its name; events without a name keep the stored one.
  */
 export async function storeEvents(db: Db, events: NormalizedEvent[], now: number): Promise<StoreResult> {
-  const json = JSON.stringify(firstOccurrences(events).map(asTuple));
-  const receivedAt = sql.raw(String(Math.trunc(now)));
   const firsts = firstOccurrences(events);
+  const receivedAt = sql.raw(String(Math.trunc(now)));
   const orgs = JSON.stringify([...new Set(firsts.map((e) => e.org))]);
   const keys = packEvents(firsts, KEY_FIELDS);
+  const json = packEvents(firsts, ALL_FIELDS);
   const { inserted } = await namedBatch(db, {
     organizations: sql`INSERT INTO ${organizations} (slug, created_at) SELECT j.value, ${receivedAt} FROM json_each(${orgs}) j WHERE true
       ON CONFLICT (slug) DO NOTHING`,
