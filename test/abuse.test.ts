@@ -4,7 +4,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { INGEST_RATE_LIMIT_PERIOD_SECONDS } from "../src/auth/rate-limit";
 import { configSchema, type Bindings } from "../src/env";
 import { expectErrorBody } from "./contract";
-import { countEverywhere, ingest, ingestToken, orgToken, platformToken, requestWith, testDatabases, testKeys, token } from "./helpers";
+import { countEverywhere, ingest, ingestToken, orgToken, platformToken, requestWith, testDatabases, testKeys, token, unavailableD1 } from "./helpers";
 import { pathFor, servedRoutes, type ServedRoute } from "./routes";
 
 const storedEvents = () => countEverywhere("SELECT COUNT(*) AS n FROM login_events");
@@ -12,9 +12,7 @@ const storedEvents = () => countEverywhere("SELECT COUNT(*) AS n FROM login_even
 /** A D1 (and its sessions) whose every call fails as an outage does. */
 /** Every database down (DB, and DB_SHARD_1 when sharded). */
 function downD1() {
-  const fail = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")), getBookmark: () => null };
-  const down = { ...fail, withSession: () => fail } as unknown as D1Database;
-  return Object.fromEntries(testDatabases().shards.map((s) => [s.name, down]));
+  return Object.fromEntries(testDatabases().shards.map((s) => [s.name, unavailableD1()]));
 }
 
 let eventSeq = 0;

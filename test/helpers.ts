@@ -5,7 +5,7 @@ import { createDb } from "../src/db/client";
 import type { Bindings } from "../src/env";
 import worker from "../src/index";
 import { runRollup, type RollupOptions, type RollupResult } from "../src/rollup/rollup";
-import { jobDatabases, placeByHash, shardsOf } from "../src/db/shards";
+import { everyDatabase, jobDatabases, placeByHash, shardsOf } from "../src/db/shards";
 
 export const ISSUER = "https://auth.test";
 export const AUDIENCE = "loginpulse";
@@ -151,6 +151,12 @@ export function placedLike(make: (k: number) => string[], reference: string[]): 
   throw new Error(`no slugs placed like ${reference.join(", ")}`);
 }
 
+/** A D1 binding that is down: every call fails as D1 does when it is unavailable. */
+export function unavailableD1(): D1Database {
+  const fail = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")), getBookmark: () => null };
+  return { ...fail, withSession: () => fail } as unknown as D1Database;
+}
+
 /** Rows of one query run in every database, concatenated. */
 export async function rowsEverywhere<T>(query: string, ...params: unknown[]): Promise<T[]> {
   const parts = await Promise.all(allD1().map((d1) => d1.prepare(query).bind(...params).all<T>()));
@@ -164,7 +170,7 @@ export async function countEverywhere(query: string, ...params: unknown[]): Prom
 
 /** The rollup in every database, as the cron runs it; counts summed, complete when all are. */
 export async function rollup(options?: RollupOptions): Promise<RollupResult> {
-  const parts = await Promise.all(testDatabases().all().map(({ db }) => runRollup(db, options)));
+  const parts = await everyDatabase(testDatabases(), (db) => runRollup(db, options));
   return parts.reduce((sum, p) => ({
     foldedEvents: sum.foldedEvents + p.foldedEvents,
     recomputedDays: sum.recomputedDays + p.recomputedDays,

@@ -4,7 +4,7 @@ import { BOOKMARK_HEADER } from "../src/db/client";
 import { parseBookmarks, placeByHash } from "../src/db/shards";
 import type { Bindings } from "../src/env";
 import { expectErrorBody } from "./contract";
-import { type EventInput, getJson, ingestToken, platformToken, requestWith, SHARDED } from "./helpers";
+import { type EventInput, getJson, ingestToken, platformToken, requestWith, SHARDED, unavailableD1 } from "./helpers";
 
 /**
  * Organizations sharded across two databases (src/db/shards.ts), in both runs of the suite:
@@ -100,9 +100,7 @@ describe("a batch across databases", () => {
     const onDb = slugsOn("DB", "split", 2);
     const onShard = slugsOn("DB_SHARD_1", "split", 2);
     const events = [onDb[0], onShard[0], onDb[1], onShard[1]].flatMap((o) => [event(o, `${o}-1`), event(o, `${o}-2`)]);
-    const fail = { prepare: () => { throw new Error("D1_ERROR: Network connection lost."); }, batch: () => Promise.reject(new Error("D1_ERROR: Network connection lost.")) };
-    const down = { ...fail, withSession: () => ({ ...fail, getBookmark: () => null }) } as unknown as D1Database;
-    const res = await post({ events }, { DB_SHARD_1: down });
+    const res = await post({ events }, { DB_SHARD_1: unavailableD1() });
     const body = (await expectErrorBody(res, 503, "DATABASE_UNAVAILABLE", "one database down")) as unknown as { details: { path: string; message: string }[] };
     expect(body.details.map((d) => `${d.path} ${d.message.split(":")[0]}`)).toEqual(
       events.map((e, i) => `events[${i}] ${onDb.includes(e.org) ? "stored" : "not stored"}`),

@@ -9,6 +9,7 @@ import {
   platformOverview,
 } from "./platform-queries";
 import type { DayRange } from "./range";
+import { compareSql } from "../lib/order";
 
 /**
  * Platform reads over organizations sharded across databases (src/db/shards.ts): each
@@ -38,14 +39,6 @@ export async function overviewAcross(dbs: Databases, range: DayRange): Promise<P
 
 type Page = { sort: OrgSort; order: "asc" | "desc"; limit: number; offset: number };
 
-/** SQLite's order: NULL before any number; text by code unit (slugs are ASCII). */
-function compareValues(x: number | string | null, y: number | string | null): number {
-  if (x === y) return 0;
-  if (x === null) return -1;
-  if (y === null) return 1;
-  return x < y ? -1 : 1;
-}
-
 const SORT_VALUE: Record<OrgSort, (r: OrgEngagementRow) => number | string | null> = {
   active_users: (r) => r.active_users,
   active_users_change_pct: (r) => r.active_users_change,
@@ -59,7 +52,7 @@ const SORT_VALUE: Record<OrgSort, (r: OrgEngagementRow) => number | string | nul
 export function compareOrgRows(page: Pick<Page, "sort" | "order">) {
   const value = SORT_VALUE[page.sort];
   const sign = page.order === "asc" ? 1 : -1;
-  return (a: OrgEngagementRow, b: OrgEngagementRow) => sign * compareValues(value(a), value(b)) || compareValues(a.slug, b.slug);
+  return (a: OrgEngagementRow, b: OrgEngagementRow) => sign * compareSql(value(a), value(b)) || compareSql(a.slug, b.slug);
 }
 
 /**

@@ -188,11 +188,11 @@ export class Databases {
 
   /** Every database's latest bookmark (a bare bookmark with one database, as the header always was). */
   bookmarkHeader(): string | undefined {
+    if (!this.sharded) return this.sessions.get(PRIMARY)?.session?.getBookmark() ?? undefined;
     for (const [name, open] of this.sessions) {
       const bookmark = open.session?.getBookmark();
       if (bookmark) this.bookmarks.set(name, bookmark);
     }
-    if (!this.sharded) return this.sessions.get(PRIMARY)?.session?.getBookmark() ?? undefined;
     const names = this.shards.map((s) => s.name).filter((n) => this.bookmarks.has(n));
     return names.length > 0 ? names.map((n) => `${n}=${this.bookmarks.get(n)}`).join(",") : undefined;
   }

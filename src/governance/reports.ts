@@ -4,6 +4,7 @@ import { organizations, orgHealth, reports, webhookAttempts, webhookDeliveries }
 import type { Db } from "../env";
 import { type Databases, everyDatabase } from "../db/shards";
 import { dayToDate, formatTimestamp } from "../lib/dates";
+import { compareSql } from "../lib/order";
 import { type DormancyRow, dormancyCtes, dormancyRowBody, pageSql, servicesSql, summarySql } from "./dormancy";
 import { type HealthCountsRow, HEALTH_LABELS, healthCountsSql, labelHealth, recordHealthSql } from "./health";
 import { type ReactivationRow, reactivationBody, reactivationsSql } from "./reactivations";
@@ -167,7 +168,7 @@ export async function makePlatformReport(dbs: Databases, day: number, now: numbe
     });
     return labels.results as { slug: string; label: (typeof HEALTH_LABELS)[number]; signup_without_return: number; previous: string | null }[];
   });
-  const rows = perShard.flat().sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+  const rows = perShard.flat().sort((a, b) => compareSql(a.slug, b.slug));
   const body = {
     type: "platform" as const,
     date: dayToDate(day),

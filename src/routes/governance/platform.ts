@@ -7,6 +7,7 @@ import { everyDatabase } from "../../db/shards";
 import { errorResponses } from "../../errors";
 import { HEALTH, HEALTH_LABELS, type Health, type HealthCountsRow, healthCountsSql, healthHistorySql, type HealthInputs, labelHealth } from "../../governance/health";
 import { dayOf, dayToDate, parseDate } from "../../lib/dates";
+import { compareSql } from "../../lib/order";
 import { dateParam, notFoundOrg } from "../shared";
 import { withPlatformReportRoutes } from "./reports";
 
@@ -69,8 +70,7 @@ function sortKey(row: Health & { org: string }, sort: HealthSort): number | stri
 
 /** NULL lowest, as SQL sorts it; ties by slug ascending. */
 export function sortHealth<T extends Health & { org: string }>(rows: T[], sort: HealthSort, order: "asc" | "desc"): T[] {
-  const cmp = (x: number | string | null, y: number | string | null) => (x === y ? 0 : x === null ? -1 : y === null ? 1 : x < y ? -1 : 1);
-  return [...rows].sort((a, b) => (order === "asc" ? 1 : -1) * cmp(sortKey(a, sort), sortKey(b, sort)) || (a.org < b.org ? -1 : a.org > b.org ? 1 : 0));
+  return [...rows].sort((a, b) => (order === "asc" ? 1 : -1) * compareSql(sortKey(a, sort), sortKey(b, sort)) || compareSql(a.org, b.org));
 }
 
 export function withPlatformGovernance<S extends Schema, P extends string>(app: OpenAPIHono<AppEnv, S, P>) {
