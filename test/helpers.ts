@@ -203,3 +203,14 @@ export function relativeLogins(org: string, idPrefix: string) {
   });
   return { today, at, login };
 }
+
+/** Empties every table of every database (the migrations stay applied). */
+export async function resetDatabases() {
+  for (const d1 of allD1()) {
+    const { results } = await d1
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'")
+      .all<{ name: string }>();
+    // foreign keys are checked at commit, when every table is empty
+    await d1.batch([d1.prepare("PRAGMA defer_foreign_keys = ON"), ...results.map((t) => d1.prepare(`DELETE FROM "${t.name}"`))]);
+  }
+}

@@ -260,7 +260,7 @@ export const ENDPOINTS = [
     name: "platform/organizations",
     platform: true,
     path: (c) => `/api/platform/analytics/organizations?end_date=${dateOf(c.orgWindow.current.end)}&sort=active_users&order=desc&limit=50`,
-    ours: (q, db, c) => q.organizationsEngagement(db, c.orgWindow.current, c.orgWindow.previous, { sort: "active_users", order: "desc", limit: 50, offset: 0 }),
+    ours: (q, db, c) => q.organizationsEngagement(db, c.orgWindow.current, { sort: "active_users", order: "desc", limit: 50, offset: 0 }),
     normOurs: (r) => ({ total: r.total, rows: r.rows.map(orgRow) }),
     ref: async (run, c) => {
       const cur = c.orgWindow.current;

@@ -1,4 +1,3 @@
-import type { SQL } from "drizzle-orm";
 import { type Databases, everyDatabase } from "../db/shards";
 import {
   type OrgEngagementRow,
@@ -57,25 +56,16 @@ export function compareOrgRows(page: Pick<Page, "sort" | "order">) {
 
 /**
  * The organizations table over every database: each returns its first offset + limit rows
- * in the table's order (and `extraStatements(db)`'s results, concatenated by name), the
- * rows merge in that order and the page is cut from the merge; total is the sum.
+ * in the table's order (with their health counts), the rows merge in that order and the page
+ * is cut from the merge; total is the sum.
  */
-export async function organizationsAcross(
-  dbs: Databases,
-  current: DayRange,
-  previous: DayRange,
-  page: Page,
-  extraStatements: Record<string, SQL> = {},
-) {
+export async function organizationsAcross(dbs: Databases, current: DayRange, page: Page) {
   const shards = dbs.all();
-  if (shards.length === 1) return organizationsEngagement(shards[0].db, current, previous, page, extraStatements);
-  const parts = await everyDatabase(dbs, (db) => organizationsEngagement(db, current, previous, { ...page, offset: 0, limit: page.offset + page.limit }, extraStatements));
+  if (shards.length === 1) return organizationsEngagement(shards[0].db, current, page);
+  const parts = await everyDatabase(dbs, (db) => organizationsEngagement(db, current, { ...page, offset: 0, limit: page.offset + page.limit }));
   const rows = parts
     .flatMap((p) => p.rows)
     .sort(compareOrgRows(page))
     .slice(page.offset, page.offset + page.limit);
-  const extra = Object.fromEntries(
-    Object.keys(extraStatements).map((name) => [name, { ...parts[0].extra[name], results: parts.flatMap((p) => p.extra[name].results) }]),
-  ) as Record<string, D1Result>;
-  return { rows, total: parts.reduce((n, p) => n + p.total, 0), extra };
+  return { rows, total: parts.reduce((n, p) => n + p.total, 0) };
 }

@@ -2,23 +2,15 @@ import { sql, type SQL } from "drizzle-orm";
 import { all, first, namedBatch } from "../db/client";
 import type { Db } from "../env";
 import { dailyPlatformStats } from "../db/schema";
+import { HEALTH, type HealthCountsRow, healthCountsCtes } from "../governance/health";
 import { platformWindowedActiveCount } from "../metrics/active-windows";
-import { sealedOrgWindowsCte } from "../metrics/org-windows";
-import { DAY_MS_SQL, effectiveFirstDay, IDENTITY_ALIAS, TAIL_FIRST_ALIAS, WATERMARK } from "../metrics/day-stats";
+import { orgFiguresCtes, orgsTailCtes } from "../metrics/org-windows";
 import type { DayRange } from "./range";
 
 /** Platform-wide reads (all organizations), each one D1 batch. */
 
-/**
- * Unsealed events of every organization, and first logins among them. MATERIALIZED: the tail
- * is read once by its rowid range; inlined into a read that filters on outcome, the planner
- * would walk the (org_id, outcome, created_at) index over every stored login instead.
- */
-const platformTailCtes = sql`tail AS MATERIALIZED (
-    SELECT e.org_id, e.created_at, e.created_at / ${DAY_MS_SQL} AS day, e.identity_id, e.outcome
-    FROM login_events e WHERE e.seq > ${WATERMARK}
-  ),
-  tail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM tail WHERE outcome = 'success' GROUP BY identity_id)`;
+/** Unsealed events of every organization, and first logins among them (`tail`, `tail_first`). */
+const platformTailCtes = orgsTailCtes();
 
 /**
  * Logins per day across organizations. Logins are additive, so days without a dirty pair
@@ -70,15 +62,6 @@ export async function platformOverview(db: Db, range: DayRange) {
       (SELECT COALESCE(SUM(logins), 0) FROM (${platformLoginsSql(range)})) AS logins`);
 }
 
-/** (org_id, <columns of n>) per organization: tail identities with a login in `range` and no sealed login in it. Needs the platform tail CTE. */
-function tailOnlyActivePerOrg({ start, end }: DayRange, marks: SQL): SQL {
-  return sql`SELECT org_id, ${marks} FROM (
-      SELECT t.org_id, COUNT(DISTINCT t.identity_id) AS n FROM tail t
-      WHERE t.outcome = 'success' AND t.day BETWEEN ${start} AND ${end}
-        AND NOT EXISTS (SELECT 1 FROM daily_activity s WHERE s.identity_id = t.identity_id AND s.day BETWEEN ${start} AND ${end} AND s.logins > 0)
-      GROUP BY t.org_id)`;
-}
-
 export const ORG_SORTS = ["active_users", "active_users_change_pct", "new_users", "logins", "last_activity_at", "slug"] as const;
 /** Sort keys whose SQL column differs from the public field name. */
 const SORT_COLUMN: Partial<Record<OrgSort, string>> = { active_users_change_pct: "active_users_change" };
@@ -95,69 +78,57 @@ export interface OrgEngagementRow {
   last_activity_at: number | null;
 }
 
+/** A row of the organizations table, with its organization health counts (src/governance/health.ts). */
+export interface OrgEngagementRow extends HealthCountsRow {
+  active_users: number;
+  previous_active_users: number;
+  active_users_change: number | null;
+  new_users: number;
+  returning_users: number;
+  last_activity_at: number | null;
+}
+
 /**
- * One row per organization for the window `current` (and `previous`, the same
- * length just before it): distinct active identities, new identities (first
- * login ever inside the window), logins, and last login ever. `current` must have a kept
- * window length (src/metrics/active-windows.ts) and `previous` end the day before it starts:
- * the sealed figures come from maintained tables (src/metrics/org-windows.ts), the
- * unsealed tail is added per organization.
+ * One row per organization for the window `current` (the ORG_WINDOW_DAYS days ending a
+ * day, the kept window length organization health also uses) and the window of the same
+ * length before it: distinct active identities, new identities (first login ever inside the
+ * window), logins, and last login ever — from maintained tables plus the unsealed tail
+ * (src/metrics/org-windows.ts) — sorted and cut to the page; then the organization health
+ * counts of the page's organizations only, in the same statement.
  */
 export async function organizationsEngagement(
   db: Db,
   current: DayRange,
-  previous: DayRange,
   page: { sort: OrgSort; order: "asc" | "desc"; limit: number; offset: number },
-  /** More statements for the same batch (one round trip), e.g. organization health; their results come back in `extra`. */
-  extraStatements: Record<string, SQL> = {},
 ) {
+  if (current.end - current.start + 1 !== HEALTH.windowDays) throw new Error(`the organizations view's window is ${HEALTH.windowDays} days`);
   const direction = sql.raw(page.order === "asc" ? "ASC" : "DESC");
-  const { page: rows, total, ...extra } = await namedBatch(db, {
-    ...extraStatements,
+  const orderBy = sql`ORDER BY ${sql.raw(SORT_COLUMN[page.sort] ?? page.sort)} ${direction}, slug ASC`;
+  const { page: rows, total } = await namedBatch(db, {
     page: sql`WITH ${platformTailCtes},
-      ${sealedOrgWindowsCte("sealed", current)},
-      -- the tail: identities active in a window without a sealed login in it, logins, and
-      -- identities whose first login the tail moves into or out of the current window
-      tail_parts(org_id, active, previous_active, logins) AS (
-        ${tailOnlyActivePerOrg(current, sql`n, 0, 0`)}
-        UNION ALL ${tailOnlyActivePerOrg(previous, sql`0, n, 0`)}
-        UNION ALL SELECT org_id, 0, 0, COUNT(*) FROM tail WHERE outcome = 'success' AND day BETWEEN ${current.start} AND ${current.end} GROUP BY org_id
-      ),
-      tail_counts AS (SELECT org_id, SUM(active) AS active, SUM(previous_active) AS previous_active, SUM(logins) AS logins FROM tail_parts GROUP BY org_id),
-      tail_new(org_id, n) AS (
-        SELECT ${IDENTITY_ALIAS}.org_id,
-          SUM((${effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS)} BETWEEN ${current.start} AND ${current.end})
-            - COALESCE(${IDENTITY_ALIAS}.first_day BETWEEN ${current.start} AND ${current.end}, 0))
-        FROM tail_first ${TAIL_FIRST_ALIAS} JOIN identities ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = ${TAIL_FIRST_ALIAS}.identity_id
-        GROUP BY ${IDENTITY_ALIAS}.org_id
-      ),
-      per_org AS (
-        SELECT s.org_id,
-          s.active + COALESCE(tc.active, 0) AS active_users,
-          s.previous_active + COALESCE(tc.previous_active, 0) AS previous_active_users,
-          s.new_users + COALESCE(tn.n, 0) AS new_users,
-          s.logins + COALESCE(tc.logins, 0) AS logins
-        FROM sealed s LEFT JOIN tail_counts tc ON tc.org_id = s.org_id LEFT JOIN tail_new tn ON tn.org_id = s.org_id
-      ),
+      ${orgFiguresCtes(current, sql`SELECT id AS org_id FROM organizations`)},
       tail_last AS (SELECT org_id, MAX(created_at) AS at FROM tail WHERE outcome = 'success' GROUP BY org_id),
       rows AS (
-        SELECT o.slug,
-          COALESCE(p.active_users, 0) AS active_users,
-          COALESCE(p.previous_active_users, 0) AS previous_active_users,
+        SELECT o.id AS org_id, o.slug,
+          COALESCE(f.active, 0) AS active_users,
+          COALESCE(f.previous_active, 0) AS previous_active_users,
           -- unrounded, for sorting; the route rounds it for display
-          CASE WHEN COALESCE(p.previous_active_users, 0) = 0 THEN NULL
-            ELSE (p.active_users - p.previous_active_users) * 1.0 / p.previous_active_users END AS active_users_change,
-          COALESCE(p.new_users, 0) AS new_users,
-          COALESCE(p.active_users - p.new_users, 0) AS returning_users,
-          COALESCE(p.logins, 0) AS logins,
+          CASE WHEN COALESCE(f.previous_active, 0) = 0 THEN NULL
+            ELSE (f.active - f.previous_active) * 1.0 / f.previous_active END AS active_users_change,
+          COALESCE(f.new_users, 0) AS new_users,
+          COALESCE(f.active - f.new_users, 0) AS returning_users,
+          COALESCE(f.logins, 0) AS logins,
           MAX(COALESCE((SELECT MAX(last_login_at) FROM identities WHERE org_id = o.id), tl.at), COALESCE(tl.at, 0)) AS last_activity_at
         FROM organizations o
-        LEFT JOIN per_org p ON p.org_id = o.id
+        LEFT JOIN org_figures f ON f.org_id = o.id
         LEFT JOIN tail_last tl ON tl.org_id = o.id
-      )
-      SELECT * FROM rows ORDER BY ${sql.raw(SORT_COLUMN[page.sort] ?? page.sort)} ${direction}, slug ASC
-      LIMIT ${page.limit} OFFSET ${page.offset}`,
+      ),
+      page AS MATERIALIZED (SELECT * FROM rows ${orderBy} LIMIT ${page.limit} OFFSET ${page.offset}),
+      ${healthCountsCtes(current.end, sql`SELECT org_id FROM page`)}
+      SELECT p.*, h.active, h.previous_active, h.new, h.resurrecting, h.newly_dormant, h.top_identities, h.top_logins, h.known
+      FROM page p JOIN health_counts h ON h.org_id = p.org_id
+      ${orderBy}`,
     total: sql`SELECT COUNT(*) AS n FROM organizations`,
   });
-  return { rows: rows.results as OrgEngagementRow[], total: (total.results as { n: number }[])[0].n, extra: extra as Record<string, D1Result> };
+  return { rows: rows.results as OrgEngagementRow[], total: (total.results as { n: number }[])[0].n };
 }

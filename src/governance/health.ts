@@ -1,14 +1,15 @@
 import { sql, type SQL } from "drizzle-orm";
-import { dailyActivity, identities, loginEvents, organizations, orgHealth } from "../db/schema";
-import { DAY_MS_SQL, WATERMARK } from "../metrics/day-stats";
+import { ORG_WINDOW_DAYS } from "../analytics/range";
+import { dailyActivity, identities, organizations, orgHealth } from "../db/schema";
+import { orgActiveCte, orgFiguresCtes, orgsTailCtes } from "../metrics/org-windows";
 
 /**
  * Organization health: every organization labelled from its last 28 days against the 28
  * before, with the numbers that decided the label. ALL the thresholds are here.
  */
 export const HEALTH = {
-  /** Days in the window (and in the previous window it is compared with). */
-  windowDays: 28,
+  /** Days in the window (and in the previous window it is compared with): the organizations view's window. */
+  windowDays: ORG_WINDOW_DAYS,
   /** expanding: active identities up at least this much vs the previous window (or new ≥ newShare of actives). */
   growth: 0.1,
   /** contracting: active identities down at least this much. */
@@ -139,51 +140,65 @@ export function labelHealth(c: HealthCounts): Health {
 }
 
 /**
- * Health counts of every organization (or one) as of day `end`: windows [end − 27, end] and
- * the 28 days before, sealed daily_activity ∪ the unsealed tail, first logins counting the
- * tail. One statement; organizations without activity get zeros (dormant).
+ * A CTE `health_counts(org_id, active, previous_active, new, resurrecting, newly_dormant,
+ * logins, top_identities, top_logins, known)` for the organizations of `orgs` (a SELECT with
+ * an `org_id` column) as of day `end`: window W = [end − 27, end], previous window P = the 28
+ * days before, sealed tables ∪ the unsealed tail. Needs `orgsTailCtes` and `orgFiguresCtes`
+ * of W covering those organizations (src/metrics/org-windows.ts), which give active,
+ * previous_active, new and logins. The rest, without a pass over each identity's history:
+ *
+ *   |W ∪ P|        the 56-day distinct count (a kept window length)
+ *   newly_dormant  in P, not in W: |W ∪ P| − active
+ *   resurrecting   in W, not in P, first login before W: |W ∪ P| − previous − new
+ *                  (a new identity's first login is in W, so it is never in P)
+ *   known          first login on or before `end`: identities (org_id, first_day), plus tail
+ *                  identities whose first login the tail brings to or before `end`
+ *   top            each identity's logins in W (W's activity of these organizations and the
+ *                  tail), the top ⌊active / 10⌋ of them
  */
-export function healthCountsSql(end: number, orgSlug?: string): SQL {
+export function healthCountsCtes(end: number, orgs: SQL): SQL {
   const start = end - HEALTH.windowDays + 1;
-  const from = start - HEALTH.windowDays;
-  const onlyOrg = orgSlug === undefined ? sql`` : sql`AND org_id = (SELECT id FROM ${organizations} WHERE slug = ${orgSlug})`;
-  const onlyOrgO = orgSlug === undefined ? sql`` : sql`WHERE o.slug = ${orgSlug}`;
-  return sql`WITH
-    htail AS (
-      SELECT e.org_id, e.identity_id, e.created_at / ${DAY_MS_SQL} AS day FROM ${loginEvents} e
-      WHERE e.seq > ${WATERMARK} AND e.outcome = 'success' ${orgSlug === undefined ? sql`` : sql`AND +e.org_id = (SELECT id FROM ${organizations} WHERE slug = ${orgSlug})`}),
-    htail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM htail GROUP BY identity_id),
-    act AS (
-      SELECT org_id, identity_id, day, logins FROM ${dailyActivity} WHERE day BETWEEN ${from} AND ${end} AND logins > 0 ${onlyOrg}
-      UNION ALL SELECT org_id, identity_id, day, 1 FROM htail WHERE day BETWEEN ${from} AND ${end}),
-    per_identity AS (
-      SELECT a.org_id, a.identity_id,
-        SUM(CASE WHEN a.day >= ${start} THEN a.logins ELSE 0 END) AS logins,
-        MAX(a.day >= ${start}) AS in_w, MAX(a.day < ${start}) AS in_p,
-        MIN(COALESCE(i.first_day, f.day), COALESCE(f.day, i.first_day)) AS first_day
-      FROM act a JOIN ${identities} i ON i.id = a.identity_id LEFT JOIN htail_first f ON f.identity_id = a.identity_id
-      GROUP BY a.org_id, a.identity_id),
-    ranked AS (
-      SELECT org_id, logins, ROW_NUMBER() OVER (PARTITION BY org_id ORDER BY logins DESC) AS rk, COUNT(*) OVER (PARTITION BY org_id) AS n
-      FROM per_identity WHERE in_w),
-    top AS (SELECT org_id, COUNT(*) AS top_identities, SUM(logins) AS top_logins FROM ranked WHERE rk * 10 <= n GROUP BY org_id),
-    per_org AS (
-      SELECT org_id, SUM(in_w) AS active, SUM(in_p) AS previous_active,
-        SUM(in_w AND first_day >= ${start}) AS new,
-        SUM(in_w AND NOT in_p AND first_day < ${start}) AS resurrecting,
-        SUM(in_p AND NOT in_w) AS newly_dormant,
-        SUM(logins) AS logins
-      FROM per_identity GROUP BY org_id),
-    known AS (
-      SELECT i.org_id, COUNT(*) AS known FROM ${identities} i LEFT JOIN htail_first f ON f.identity_id = i.id
-      WHERE MIN(COALESCE(i.first_day, f.day), COALESCE(f.day, i.first_day)) <= ${end} ${onlyOrg}
-      GROUP BY i.org_id)
-    SELECT o.id AS org_id, o.slug, COALESCE(p.active, 0) AS active, COALESCE(p.previous_active, 0) AS previous_active,
-      COALESCE(p.new, 0) AS new, COALESCE(p.resurrecting, 0) AS resurrecting, COALESCE(p.newly_dormant, 0) AS newly_dormant,
-      COALESCE(p.logins, 0) AS logins, COALESCE(t.top_identities, 0) AS top_identities, COALESCE(t.top_logins, 0) AS top_logins,
-      COALESCE(k.known, 0) AS known
-    FROM ${organizations} o LEFT JOIN per_org p ON p.org_id = o.id LEFT JOIN top t ON t.org_id = o.id LEFT JOIN known k ON k.org_id = o.id
-    ${onlyOrgO}
+  return sql`${orgActiveCte("health_union", { start: start - HEALTH.windowDays, end }, orgs)},
+    health_tail_known(org_id, n) AS (
+      SELECT i.org_id, COUNT(*) FROM tail_first f JOIN ${identities} i ON i.id = f.identity_id
+      WHERE f.day <= ${end} AND (i.first_day IS NULL OR i.first_day > ${end}) GROUP BY i.org_id),
+    health_logins(org_id, identity_id, logins) AS (
+      SELECT org_id, identity_id, SUM(logins) FROM (
+        -- CROSS JOIN fixes the order: each organization's days of W by its primary key
+        SELECT a.org_id, a.identity_id, a.logins FROM (${orgs}) o
+          CROSS JOIN ${dailyActivity} a ON a.org_id = o.org_id AND a.day BETWEEN ${start} AND ${end} WHERE a.logins > 0
+        UNION ALL SELECT t.org_id, t.identity_id, 1 FROM tail t
+          WHERE t.outcome = 'success' AND t.day BETWEEN ${start} AND ${end} AND t.org_id IN (${orgs}))
+      GROUP BY org_id, identity_id),
+    health_top(org_id, top_identities, top_logins) AS (
+      SELECT org_id, COUNT(*), SUM(logins) FROM (
+        SELECT org_id, logins, ROW_NUMBER() OVER (PARTITION BY org_id ORDER BY logins DESC) AS rk, COUNT(*) OVER (PARTITION BY org_id) AS n
+        FROM health_logins)
+      WHERE rk * 10 <= n GROUP BY org_id),
+    health_counts AS (
+      SELECT o.org_id, f.active, f.previous_active, f.new_users AS new,
+        u.active - f.previous_active - f.new_users AS resurrecting,
+        u.active - f.active AS newly_dormant,
+        f.logins, COALESCE(t.top_identities, 0) AS top_identities, COALESCE(t.top_logins, 0) AS top_logins,
+        (SELECT COUNT(*) FROM ${identities} WHERE org_id = o.org_id AND first_day <= ${end}) + COALESCE(k.n, 0) AS known
+      FROM (${orgs}) o
+      JOIN org_figures f ON f.org_id = o.org_id
+      JOIN health_union u ON u.org_id = o.org_id
+      LEFT JOIN health_tail_known k ON k.org_id = o.org_id
+      LEFT JOIN health_top t ON t.org_id = o.org_id)`;
+}
+
+/** Health counts of every organization (or one) as of day `end`, by slug: one statement; organizations without activity get zeros (dormant). */
+export function healthCountsSql(end: number, orgSlug?: string): SQL {
+  const window = { start: end - HEALTH.windowDays + 1, end };
+  const orgs = sql`SELECT org_id FROM health_orgs`;
+  return sql`WITH ${orgsTailCtes(orgSlug)},
+    health_orgs(org_id) AS (SELECT id FROM ${organizations} ${orgSlug === undefined ? sql`` : sql`WHERE slug = ${orgSlug}`}),
+    ${orgFiguresCtes(window, orgs)},
+    ${healthCountsCtes(end, orgs)}
+    SELECT o.id AS org_id, o.slug, h.active, h.previous_active, h.new, h.resurrecting, h.newly_dormant, h.logins,
+      h.top_identities, h.top_logins, h.known
+    FROM ${organizations} o JOIN health_counts h ON h.org_id = o.id
     ORDER BY o.slug`;
 }
 

@@ -5,9 +5,10 @@ import { DAY_MS_SQL } from "./day-stats";
 /**
  * Range lengths (days) whose distinct active identities are kept precomputed: the
  * dashboard presets (7, 30, 90, 365), the default range (31: today − 30 .. today), 14 and
- * 28 (the lifecycle and organization windows). Other lengths are counted from activity.
+ * 28 (the lifecycle and organization windows) and 56 (organization health: its window and the
+ * one before, together). Other lengths are counted from activity.
  */
-export const ACTIVE_WINDOW_LENGTHS = [7, 14, 28, 30, 31, 90, 365] as const;
+export const ACTIVE_WINDOW_LENGTHS = [7, 14, 28, 30, 31, 56, 90, 365] as const;
 
 /**
  * The deltas are also kept for the whole platform under this organization key (no

@@ -7,8 +7,8 @@ import { ORG_WINDOW_DAYS, orgWindows, resolveRange } from "../../analytics/range
 import { errorResponses } from "../../errors";
 import { listDeadLetters, replayDeadLetters } from "../../ingest/queue";
 import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
-import { type HealthCountsRow, healthCountsSql } from "../../governance/health";
-import { healthOfAll, healthSchema, withPlatformGovernance } from "../governance/platform";
+import { labelHealth } from "../../governance/health";
+import { healthSchema, withPlatformGovernance } from "../governance/platform";
 import { changePct, dateParam, dateRangeQuery } from "../shared";
 
 const platformRoutesBase = new OpenAPIHono<AppEnv>();
@@ -87,9 +87,8 @@ const platformRoutesChain = platformRoutesBase
     async (c) => {
       const query = c.req.valid("query");
       const end = query.end_date ? parseDate(query.end_date)! : dayOf(Date.now());
-      const { current, previous } = orgWindows(end);
-      const { rows, total, extra } = await organizationsAcross(c.get("dbs"), current, previous, query, { health: healthCountsSql(end) });
-      const health = new Map(healthOfAll(extra.health.results as unknown as HealthCountsRow[]).map(({ org, orgId, ...h }) => [org, h]));
+      const { current } = orgWindows(end);
+      const { rows, total } = await organizationsAcross(c.get("dbs"), current, query);
       return c.json(
         {
           start_date: dayToDate(current.start),
@@ -107,7 +106,7 @@ const platformRoutesChain = platformRoutesBase
             returning_share: r.active_users === 0 ? null : Math.round((r.returning_users / r.active_users) * 10_000) / 10_000,
             logins: r.logins,
             last_activity_at: r.last_activity_at === null ? null : formatTimestamp(r.last_activity_at),
-            health: health.get(r.slug)!,
+            health: labelHealth(r),
           })),
         },
         200,
