@@ -236,7 +236,9 @@ export function servicesSql(asOf: number): SQL {
       SELECT service_id, MAX(day) AS day FROM (
         SELECT service_id, day FROM ${dailyServiceStats} WHERE org_id = (SELECT id FROM org) AND logins > 0
         UNION ALL
-        SELECT a.service_id, a.day FROM ${dirtyDays} d JOIN ${dailyActivity} a ON a.org_id = d.org_id AND a.day = d.day
+        -- CROSS JOIN fixes the order: the organization's (few) dirty days, then their activity; the other
+        -- way round the planner walked all of the organization's daily_activity probing dirty_days
+        SELECT a.service_id, a.day FROM ${dirtyDays} d CROSS JOIN ${dailyActivity} a ON a.org_id = d.org_id AND a.day = d.day
           WHERE d.org_id = (SELECT id FROM org) AND a.logins > 0
         UNION ALL
         SELECT service_id, ${dayOf(sql`created_at`)} FROM gtail)

@@ -160,7 +160,8 @@ export function healthCountsCtes(end: number, orgs: SQL): SQL {
   const start = end - HEALTH.windowDays + 1;
   return sql`${orgActiveCte("health_union", { start: start - HEALTH.windowDays, end }, orgs)},
     health_tail_known(org_id, n) AS (
-      SELECT i.org_id, COUNT(*) FROM tail_first f JOIN ${identities} i ON i.id = f.identity_id
+      -- CROSS JOIN fixes the order: the tail's first logins, then their identities (not every identity)
+      SELECT i.org_id, COUNT(*) FROM tail_first f CROSS JOIN ${identities} i ON i.id = f.identity_id
       WHERE f.day <= ${end} AND (i.first_day IS NULL OR i.first_day > ${end}) GROUP BY i.org_id),
     health_logins(org_id, identity_id, logins) AS (
       SELECT org_id, identity_id, SUM(logins) FROM (
