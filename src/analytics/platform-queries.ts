@@ -51,11 +51,13 @@ export async function platformOverview(db: Db, range: DayRange) {
     SELECT
       (SELECT COUNT(*) FROM organizations) AS organizations,
       (SELECT COUNT(*) FROM identities WHERE first_day IS NOT NULL)
-        + (SELECT COUNT(*) FROM tail_first f JOIN identities i ON i.id = f.identity_id WHERE i.first_day IS NULL) AS identities,
+        + (SELECT COUNT(*) FROM tail_first f CROSS JOIN identities i ON i.id = f.identity_id WHERE i.first_day IS NULL) AS identities,
       ${
         platformWindowedActiveCount(range.start, range.end) ??
         sql`(SELECT COUNT(*) FROM (
-          SELECT identity_id FROM daily_activity WHERE day BETWEEN ${range.start} AND ${range.end} AND logins > 0
+          -- each organization's days of the range, by daily_activity's primary key (org_id, day, …)
+          SELECT a.identity_id FROM organizations o CROSS JOIN daily_activity a
+            ON a.org_id = o.id AND a.day BETWEEN ${range.start} AND ${range.end} WHERE a.logins > 0
           UNION SELECT identity_id FROM tail WHERE outcome = 'success' AND day BETWEEN ${range.start} AND ${range.end}
         ))`
       } AS active_identities,

@@ -117,8 +117,6 @@ export const dailyActivity = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.orgId, t.day, t.identityId, t.serviceId, t.provider] }),
-    // platform-wide reads over a window of days across every organization
-    index("daily_activity_day").on(t.day),
     // an identity's login days: its previous and next login around a day (the fold's window deltas)
     index("daily_activity_identity_day").on(t.identityId, t.day),
   ],

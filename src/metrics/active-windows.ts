@@ -57,23 +57,30 @@ export function foldWindowDeltas(from: number, to: number, guard: SQL): SQL {
         (SELECT MIN(s.day) FROM ${a} s WHERE s.identity_id = ys.identity_id AND s.day > ys.day AND s.logins > 0) AS old_next
       FROM ys
     ),
+    -- identical spans counted once (most of a chunk's new days have the same day and no next login):
+    -- the entries below are generated per distinct span, times the lengths, not per identity
     spans AS MATERIALIZED (
-      SELECT org_id, identity_type, day, is_new, old_next,
-        MIN(COALESCE(old_next, x_next), COALESCE(x_next, old_next)) AS new_next
-      FROM nexts
+      SELECT org_id, identity_type, day, is_new, old_next, new_next, COUNT(*) AS n FROM (
+        SELECT org_id, identity_type, day, is_new, old_next,
+          MIN(COALESCE(old_next, x_next), COALESCE(x_next, old_next)) AS new_next
+        FROM nexts)
+      GROUP BY org_id, identity_type, day, is_new, old_next, new_next
     ),
     ${lengthsCte},
     entries(org_id, identity_type, l, at, d) AS (
-      SELECT org_id, identity_type, l, day, 1 FROM spans, lengths WHERE is_new
-      UNION ALL SELECT org_id, identity_type, l, MIN(day + l, COALESCE(new_next, day + l)), -1 FROM spans, lengths WHERE is_new
-      UNION ALL SELECT org_id, identity_type, l, MIN(day + l, COALESCE(old_next, day + l)), 1 FROM spans, lengths WHERE NOT is_new
-      UNION ALL SELECT org_id, identity_type, l, MIN(day + l, COALESCE(new_next, day + l)), -1 FROM spans, lengths WHERE NOT is_new
-    )
-    SELECT org_id, identity_type, l, at, SUM(d) FROM (
-      SELECT * FROM entries UNION ALL SELECT ${sql.raw(String(PLATFORM_ORG_ID))}, identity_type, l, at, d FROM entries
+      SELECT org_id, identity_type, l, day, n FROM spans, lengths WHERE is_new
+      UNION ALL SELECT org_id, identity_type, l, MIN(day + l, COALESCE(new_next, day + l)), -n FROM spans, lengths WHERE is_new
+      UNION ALL SELECT org_id, identity_type, l, MIN(day + l, COALESCE(old_next, day + l)), n FROM spans, lengths WHERE NOT is_new
+      UNION ALL SELECT org_id, identity_type, l, MIN(day + l, COALESCE(new_next, day + l)), -n FROM spans, lengths WHERE NOT is_new
+    ),
+    -- per organization first; the platform's rows are the sum of the organizations' (fewer rows to sort than the entries)
+    org_deltas AS MATERIALIZED (SELECT org_id, identity_type, l, at, SUM(d) AS d FROM entries GROUP BY org_id, identity_type, l, at)
+    SELECT * FROM (
+      SELECT org_id, identity_type, l, at, d FROM org_deltas WHERE d <> 0
+      UNION ALL
+      SELECT ${sql.raw(String(PLATFORM_ORG_ID))}, identity_type, l, at, SUM(d) FROM org_deltas GROUP BY identity_type, l, at HAVING SUM(d) <> 0
     )
     WHERE ${guard}
-    GROUP BY org_id, identity_type, l, at HAVING SUM(d) <> 0
     ON CONFLICT (org_id, identity_type, window_days, day) DO UPDATE SET delta = delta + excluded.delta`;
 }
 

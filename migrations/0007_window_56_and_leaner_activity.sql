@@ -1,3 +1,6 @@
+-- Nothing reads daily_activity by day across organizations any more (the overview walks each
+-- organization's days by the primary key): one index fewer to maintain on every fold.
+DROP INDEX `daily_activity_day`;--> statement-breakpoint
 -- The 56-day window joins the kept window lengths (src/metrics/active-windows.ts): organization
 -- health reads |W ∪ P| (its 28-day window and the 28 days before) from it. Backfilled from the
 -- login days already folded, as 0003 did for the other lengths; the fold maintains it from now on.
