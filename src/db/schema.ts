@@ -190,7 +190,9 @@ export const dailyOrgLogins = sqliteTable(
  * on d; dau = identities with a login on d; new = of those, first login ever on
  * d; returning = dau - new; wau / mau = identities with a login in [d-6, d] /
  * [d-29, d]. A row exists for every day with activity in its 30-day window, so
- * days after the last login still carry their WAU/MAU.
+ * days after the last login still carry their WAU/MAU — except in
+ * daily_provider_stats: nothing reads windows per provider, so it holds 0 there
+ * and a row only for days with logins or failures (`DAILY_TABLE`, src/metrics/day-stats.ts).
  */
 const dailyMetrics = {
   logins: integer("logins").notNull(),

@@ -41,11 +41,16 @@ export const TAIL_FIRST_ALIAS = ident("f");
 
 export type Dimension = "identity_type" | "service_id" | "provider";
 
-/** The daily table of each dimension, and its dimension column (by drizzle's objects, so a rename in schema.ts follows). */
+/**
+ * The daily table of each dimension, its dimension column (by drizzle's objects, so a rename
+ * in schema.ts follows), and whether the rollup keeps its WAU/MAU: active-users reads them per
+ * organization and type and per service; nothing reads them per provider, so that table stores
+ * 0 and the rollup skips its 30-day windows.
+ */
 export const DAILY_TABLE = {
-  identity_type: { table: dailyOrgStats, column: ident(dailyOrgStats.identityType.name) },
-  service_id: { table: dailyServiceStats, column: ident(dailyServiceStats.serviceId.name) },
-  provider: { table: dailyProviderStats, column: ident(dailyProviderStats.provider.name) },
+  identity_type: { table: dailyOrgStats, column: ident(dailyOrgStats.identityType.name), windows: true },
+  service_id: { table: dailyServiceStats, column: ident(dailyServiceStats.serviceId.name), windows: true },
+  provider: { table: dailyProviderStats, column: ident(dailyProviderStats.provider.name), windows: false },
 } as const satisfies Record<Dimension, unknown>;
 
 /** The metric columns every daily table shares, in `dayStatsSelect`'s order. */
@@ -127,7 +132,8 @@ function perDayWindows(dim: SQL, daySet: SQL): SQL {
  * its end, read off at the target days (given zero rows so each has a value).
  */
 function runningWindows(dim: SQL, daySet: SQL): SQL {
-  const spans = sql`spans AS (
+  // MATERIALIZED: read by four branches and the DISTINCT below; inlined, each recomputed the spans (a 30-day window per day)
+  const spans = sql`spans AS MATERIALIZED (
       SELECT org_id, ${dim}, day,
         MIN(day + 6, COALESCE(next_day, day + 7) - 1) AS week_end,
         MIN(day + 29, COALESCE(next_day, day + 30) - 1) AS month_end

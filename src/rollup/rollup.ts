@@ -162,10 +162,14 @@ function recomputeDirtyDays(db: Db, limit: number) {
   const dimensions = Object.keys(DAILY_TABLE) as Dimension[];
   const perDimension = Object.fromEntries(
     dimensions.flatMap((dimension) => {
-      const { table, column } = DAILY_TABLE[dimension];
+      const { table, column, windows } = DAILY_TABLE[dimension];
+      const rows = windows
+        ? dayStatsSelect(dimension)
+        : sql`SELECT org_id, day, ${column}, logins, failed_logins, dau, new_users, returning_users, 0, 0
+            FROM (${dayStatsSelect(dimension, { windows: "none" })})`;
       return [
         [`clear_${dimension}`, sql`DELETE FROM ${table} WHERE (org_id, day) IN (${claimed})`],
-        [`fill_${dimension}`, sql`INSERT INTO ${table} (org_id, day, ${column}, ${METRIC_COLUMNS}) WITH ${claimedCtes} ${dayStatsSelect(dimension)}`],
+        [`fill_${dimension}`, sql`INSERT INTO ${table} (org_id, day, ${column}, ${METRIC_COLUMNS}) WITH ${claimedCtes} ${rows}`],
       ];
     }),
   );
