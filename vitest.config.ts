@@ -53,15 +53,23 @@ if (!(ONLY === undefined || ONLY === "" || ONLY === "1" || ONLY === "2")) throw 
 
 /**
  * Longest files first (across both projects), so the last file to start is a short one and both
- * cores stay busy to the end: vitest's own order runs one project's files before the other's.
- * Uses the durations vitest cached from the last run; without them, this estimate (seconds).
+ * cores stay busy to the end: vitest's own order runs one project's files before the other's,
+ * and goes by the durations it cached from the last run, which a run of one file (or a few
+ * property streams while iterating) makes misleading. Seconds alone on an idle core, roughly;
+ * every other file takes a few.
  */
-const ESTIMATE: Record<string, number> = { "property.test.ts": 120, "faults.test.ts": 60, "fuzz.test.ts": 55 };
+const ESTIMATE: Record<string, number> = {
+  "single/property.test.ts": 110,
+  "sharded/faults.test.ts": 65,
+  "sharded/fuzz.test.ts": 57,
+  "sharded/property.test.ts": 55,
+  "single/faults.test.ts": 53,
+  "single/fuzz.test.ts": 46,
+};
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const cost = (spec: TestSpecification) =>
-      this.ctx.cache.getTestSpecificationResult(spec)?.duration ?? (ESTIMATE[spec.moduleId.split("/").pop() ?? ""] ?? 2) * 1000;
-    return [...files].sort((a, b) => cost(b) - cost(a));
+    const cost = (spec: TestSpecification) => ESTIMATE[`${spec.project.name}/${spec.moduleId.split("/").pop()}`] ?? 2;
+    return [...files].sort((a, b) => cost(b) - cost(a) || (a.moduleId < b.moduleId ? -1 : a.moduleId > b.moduleId ? 1 : 0));
   }
 }
 
