@@ -1,8 +1,10 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { exportJWK, generateKeyPair } from "jose";
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
  * Tests run inside workerd against local D1 with the real migrations. Keys are
@@ -33,16 +35,48 @@ function ingestRatePeriod(): string {
 }
 
 /**
- * LOGINPULSE_TEST_SHARDS=2 runs the whole suite with organizations sharded across two
- * databases (`DB` and `DB_SHARD_1`, src/db/shards.ts), as `npm test` does after the
- * single-database run: every answer must be the same.
+ * The suite runs as two vitest projects in one invocation, their files scheduled together
+ * across the machine's cores:
+ *
+ *   single   every test file, with one database (`DB`; TEST_SPARE_DB is bound for test/shards.test.ts)
+ *   sharded  every file whose answers could depend on where organizations are stored, again with
+ *            organizations sharded across two databases (`DB` and `DB_SHARD_1`, src/db/shards.ts):
+ *            every answer must be the same
+ *
+ * The files left out of `sharded` (PLACEMENT_FREE) test what no database placement can change:
+ * JWT verification and remote JWKS handling, pure response shaping, the web pages and the typed
+ * client. LOGINPULSE_TEST_SHARDS=1 or =2 runs only that project (e.g. while iterating on one file).
  */
-const SHARDS = Number(process.env.LOGINPULSE_TEST_SHARDS ?? "1");
-if (!(SHARDS === 1 || SHARDS === 2)) throw new Error("LOGINPULSE_TEST_SHARDS must be 1 or 2");
+const PLACEMENT_FREE = ["test/jwt.test.ts", "test/jwks.test.ts", "test/shape.test.ts", "test/web.test.ts", "test/client.test.ts"];
+const ONLY = process.env.LOGINPULSE_TEST_SHARDS;
+if (!(ONLY === undefined || ONLY === "" || ONLY === "1" || ONLY === "2")) throw new Error("LOGINPULSE_TEST_SHARDS must be 1 or 2 (or unset: both)");
+
+/**
+ * Longest files first (across both projects), so the last file to start is a short one and both
+ * cores stay busy to the end: vitest's own order runs one project's files before the other's,
+ * and goes by the durations it cached from the last run, which a run of one file (or a few
+ * property streams while iterating) makes misleading. Seconds alone on an idle core, roughly;
+ * every other file takes a few.
+ */
+const ESTIMATE: Record<string, number> = {
+  "single/property.test.ts": 110,
+  "sharded/faults.test.ts": 65,
+  "sharded/fuzz.test.ts": 57,
+  "sharded/property.test.ts": 55,
+  "single/faults.test.ts": 53,
+  "single/fuzz.test.ts": 46,
+};
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const cost = (spec: TestSpecification) => ESTIMATE[`${spec.project.name}/${spec.moduleId.split("/").pop()}`] ?? 2;
+    return [...files].sort((a, b) => cost(b) - cost(a) || (a.moduleId < b.moduleId ? -1 : a.moduleId > b.moduleId ? 1 : 0));
+  }
+}
 
 export default defineConfig(async () => {
   const { keys, stranger } = await testKeys();
-  return {
+  const migrations = await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url)));
+  const project = (shards: 1 | 2) => ({
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
@@ -58,7 +92,7 @@ export default defineConfig(async () => {
             DEV_DASHBOARD_TOKEN: "",
             TEST_SIGNING_KEYS: JSON.stringify({ keys, stranger }),
             TEST_INGEST_RATE_PERIOD: ingestRatePeriod(),
-            TEST_MIGRATIONS: await readD1Migrations(fileURLToPath(new URL("./migrations", import.meta.url))),
+            TEST_MIGRATIONS: migrations,
           },
           // A second limiter with a tiny budget, swapped in for INGEST_RATE_LIMITER by the
           // rate-limit tests (test/abuse.test.ts); the suite itself runs under wrangler.toml's.
@@ -69,15 +103,26 @@ export default defineConfig(async () => {
           queueProducers: { TEST_EVENTS_QUEUE: { queueName: "loginpulse-events-test" } },
           // Sharded: DB_SHARD_1 is the second database. Otherwise TEST_SPARE_DB is one that only
           // test/shards.test.ts binds as DB_SHARD_1, so sharding is tested in both runs.
-          d1Databases: { DB: "loginpulse", ...(SHARDS === 2 ? { DB_SHARD_1: "loginpulse-shard-1" } : { TEST_SPARE_DB: "loginpulse-spare" }) },
+          d1Databases: { DB: "loginpulse", ...(shards === 2 ? { DB_SHARD_1: "loginpulse-shard-1" } : { TEST_SPARE_DB: "loginpulse-spare" }) },
         },
       }),
     ],
     test: {
+      name: shards === 2 ? "sharded" : "single",
       include: ["test/**/*.test.ts"],
+      exclude: shards === 2 ? PLACEMENT_FREE : [],
       setupFiles: ["./test/setup.ts"],
       testTimeout: 60_000,
       hookTimeout: 60_000,
+    },
+  });
+  return {
+    test: {
+      projects: ONLY === "1" ? [project(1)] : ONLY === "2" ? [project(2)] : [project(1), project(2)],
+      // vitest's default is one worker fewer than the cores (one, on 2 cores); the tests run in
+      // workerd, one process per worker, while vitest's own process mostly waits.
+      maxWorkers: availableParallelism(),
+      sequence: { sequencer: LongestFirst },
     },
   };
 });

@@ -9,9 +9,9 @@ declare global {
       TEST_STRICT_LIMITER: RateLimit;
       TEST_INGEST_RATE_PERIOD: string;
       TEST_EVENTS_QUEUE: Queue;
-      /** Without LOGINPULSE_TEST_SHARDS=2: a second database that test/shards.test.ts binds as DB_SHARD_1. */
+      /** In the single-database project (vitest.config.ts): a second database that test/shards.test.ts binds as DB_SHARD_1. */
       TEST_SPARE_DB?: D1Database;
-      /** With LOGINPULSE_TEST_SHARDS=2 (vitest.config.ts): the second database organizations are sharded across. */
+      /** In the sharded project (vitest.config.ts): the second database organizations are sharded across. */
       [shard: `DB_SHARD_${number}`]: D1Database | undefined;
     }
   }

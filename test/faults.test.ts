@@ -552,7 +552,7 @@ describe("cron: a rollup run that dies at any call", () => {
         await expectConverged(prefix, referenceTables, label);
       }
       expect(cases.length).toBeGreaterThanOrEqual(counter.everyCall.length);
-    });
+    }, 300_000); // about 60 fault cases, each a fresh dataset: half a minute alone, more with the other project's files on the other core
   }
 
   it("a batch that hits D1's time limit is retried with half the chunk, and the run completes exactly", async () => {

@@ -110,8 +110,8 @@ export async function ingest(events: EventInput[]): Promise<{ accepted: number; 
 }
 
 /**
- * The test's databases (src/db/shards.ts): `DB`, plus `DB_SHARD_1` when the suite runs with
- * LOGINPULSE_TEST_SHARDS=2 (vitest.config.ts). Tests that look inside storage go through
+ * The test's databases (src/db/shards.ts): `DB`, plus `DB_SHARD_1` when the file runs in
+ * the sharded project (vitest.config.ts). Tests that look inside storage go through
  * these, so every test holds with organizations spread over two databases as with one.
  */
 export const testDatabases = () => jobDatabases(env as Bindings);
@@ -132,7 +132,7 @@ export async function orgShard(org: string): Promise<string> {
   const row = await env.DB.prepare("SELECT shard FROM org_directory WHERE slug = ?").bind(org).first<{ shard: string }>();
   return row?.shard ?? placeByHash(org, names);
 }
-/** Whether the suite runs with two databases (LOGINPULSE_TEST_SHARDS=2). */
+/** Whether the file runs with two databases (the sharded project, vitest.config.ts). */
 export const SHARDED = shardsOf(env as Bindings).length > 1;
 
 /**

@@ -16,8 +16,8 @@ import { dateOf, dayOfMs, GovernanceOracle, healthOf, Oracle } from "./oracle";
 
 const ORGS = ["org-a", "org-b", "org-c"];
 /**
- * Random streams per run: 50, and 30 in the sharded run (`npm run test:sharded`), which
- * repeats the whole suite with the organizations spread over two databases (org-b in DB,
+ * Random streams per run: 50, and 30 in the sharded project (`npm run test:sharded`, vitest.config.ts),
+ * which runs the storage tests again with the organizations spread over two databases (org-b in DB,
  * org-a and org-c in DB_SHARD_1) to prove the merges; 80 streams between the two runs.
  */
 const STREAMS = SHARDED ? 30 : 50;

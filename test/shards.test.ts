@@ -8,7 +8,7 @@ import { type EventInput, getJson, ingestToken, platformToken, requestWith, SHAR
 
 /**
  * Organizations sharded across two databases (src/db/shards.ts), in both runs of the suite:
- * with LOGINPULSE_TEST_SHARDS=2 the second database is DB_SHARD_1 itself; otherwise this file
+ * in the sharded project (vitest.config.ts) the second database is DB_SHARD_1 itself; otherwise this file
  * binds the spare test database as DB_SHARD_1 for its own requests. Every check reads the two
  * databases directly.
  */
