@@ -69,17 +69,6 @@ export const ORG_SORTS = ["active_users", "active_users_change_pct", "new_users"
 const SORT_COLUMN: Partial<Record<OrgSort, string>> = { active_users_change_pct: "active_users_change" };
 export type OrgSort = (typeof ORG_SORTS)[number];
 
-export interface OrgEngagementRow {
-  slug: string;
-  active_users: number;
-  previous_active_users: number;
-  active_users_change: number | null;
-  new_users: number;
-  returning_users: number;
-  logins: number;
-  last_activity_at: number | null;
-}
-
 /** A row of the organizations table, with its organization health counts (src/governance/health.ts). */
 export interface OrgEngagementRow extends HealthCountsRow {
   active_users: number;
