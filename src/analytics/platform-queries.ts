@@ -115,7 +115,7 @@ export async function organizationsEngagement(
         LEFT JOIN tail_last tl ON tl.org_id = o.id
       ),
       page AS MATERIALIZED (SELECT * FROM rows ${orderBy} LIMIT ${page.limit} OFFSET ${page.offset}),
-      ${healthCountsCtes(current.end, sql`SELECT org_id FROM page`)}
+      ${healthCountsCtes(current.end, sql`SELECT org_id, active_users, previous_active_users, new_users, logins FROM page`)}
       SELECT p.*, h.active, h.previous_active, h.new, h.resurrecting, h.newly_dormant, h.top_identities, h.top_logins, h.known
       FROM page p JOIN health_counts h ON h.org_id = p.org_id
       ${orderBy}`,

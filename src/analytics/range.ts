@@ -39,10 +39,9 @@ export function previousRange(range: DayRange): DayRange {
   return { start: range.start - length, end: range.start - 1 };
 }
 
-/** The ORG_WINDOW_DAYS-day window ending `end`, and the one before it. */
-export function orgWindows(end: number): { current: DayRange; previous: DayRange } {
-  const current = { start: end - ORG_WINDOW_DAYS + 1, end };
-  return { current, previous: previousRange(current) };
+/** The ORG_WINDOW_DAYS-day window ending `end` (the organizations view and organization health). */
+export function orgWindow(end: number): DayRange {
+  return { start: end - ORG_WINDOW_DAYS + 1, end };
 }
 
 /** The last day a YYYY-MM-DD date can name. */

@@ -141,11 +141,12 @@ export function labelHealth(c: HealthCounts): Health {
 
 /**
  * A CTE `health_counts(org_id, active, previous_active, new, resurrecting, newly_dormant,
- * logins, top_identities, top_logins, known)` for the organizations of `orgs` (a SELECT with
- * an `org_id` column) as of day `end`: window W = [end − 27, end], previous window P = the 28
- * days before, sealed tables ∪ the unsealed tail. Needs `orgsTailCtes` and `orgFiguresCtes`
- * of W covering those organizations (src/metrics/org-windows.ts), which give active,
- * previous_active, new and logins. The rest, without a pass over each identity's history:
+ * logins, top_identities, top_logins, known)` for the organizations of `figures` as of day
+ * `end`: window W = [end − 27, end], previous window P = the 28 days before, sealed tables ∪
+ * the unsealed tail. `figures` is a SELECT of (org_id, active, previous_active, new_users,
+ * logins) over W — `org_figures` of `orgFiguresCtes`, or the organizations view's page, which
+ * already holds them; needs `orgsTailCtes` (src/metrics/org-windows.ts). The rest, without a
+ * pass over each identity's history:
  *
  *   |W ∪ P|        the 56-day distinct count (a kept window length)
  *   newly_dormant  in P, not in W: |W ∪ P| − active
@@ -156,9 +157,11 @@ export function labelHealth(c: HealthCounts): Health {
  *   top            each identity's logins in W (W's activity of these organizations and the
  *                  tail), the top ⌊active / 10⌋ of them
  */
-export function healthCountsCtes(end: number, orgs: SQL): SQL {
+export function healthCountsCtes(end: number, figures: SQL): SQL {
   const start = end - HEALTH.windowDays + 1;
-  return sql`${orgActiveCte("health_union", { start: start - HEALTH.windowDays, end }, orgs)},
+  const orgs = sql`SELECT org_id FROM health_figures`;
+  return sql`health_figures(org_id, active, previous_active, new_users, logins) AS MATERIALIZED (${figures}),
+    ${orgActiveCte("health_union", { start: start - HEALTH.windowDays, end }, orgs)},
     health_tail_known(org_id, n) AS (
       -- CROSS JOIN fixes the order: the tail's first logins, then their identities (not every identity)
       SELECT i.org_id, COUNT(*) FROM tail_first f CROSS JOIN ${identities} i ON i.id = f.identity_id
@@ -177,26 +180,24 @@ export function healthCountsCtes(end: number, orgs: SQL): SQL {
         FROM health_logins)
       WHERE rk * 10 <= n GROUP BY org_id),
     health_counts AS (
-      SELECT o.org_id, f.active, f.previous_active, f.new_users AS new,
+      SELECT f.org_id, f.active, f.previous_active, f.new_users AS new,
         u.active - f.previous_active - f.new_users AS resurrecting,
         u.active - f.active AS newly_dormant,
         f.logins, COALESCE(t.top_identities, 0) AS top_identities, COALESCE(t.top_logins, 0) AS top_logins,
-        (SELECT COUNT(*) FROM ${identities} WHERE org_id = o.org_id AND first_day <= ${end}) + COALESCE(k.n, 0) AS known
-      FROM (${orgs}) o
-      JOIN org_figures f ON f.org_id = o.org_id
-      JOIN health_union u ON u.org_id = o.org_id
-      LEFT JOIN health_tail_known k ON k.org_id = o.org_id
-      LEFT JOIN health_top t ON t.org_id = o.org_id)`;
+        (SELECT COUNT(*) FROM ${identities} WHERE org_id = f.org_id AND first_day <= ${end}) + COALESCE(k.n, 0) AS known
+      FROM health_figures f
+      JOIN health_union u ON u.org_id = f.org_id
+      LEFT JOIN health_tail_known k ON k.org_id = f.org_id
+      LEFT JOIN health_top t ON t.org_id = f.org_id)`;
 }
 
 /** Health counts of every organization (or one) as of day `end`, by slug: one statement; organizations without activity get zeros (dormant). */
 export function healthCountsSql(end: number, orgSlug?: string): SQL {
   const window = { start: end - HEALTH.windowDays + 1, end };
-  const orgs = sql`SELECT org_id FROM health_orgs`;
+  const orgs = sql`SELECT id AS org_id FROM ${organizations} ${orgSlug === undefined ? sql`` : sql`WHERE slug = ${orgSlug}`}`;
   return sql`WITH ${orgsTailCtes(orgSlug)},
-    health_orgs(org_id) AS (SELECT id FROM ${organizations} ${orgSlug === undefined ? sql`` : sql`WHERE slug = ${orgSlug}`}),
     ${orgFiguresCtes(window, orgs)},
-    ${healthCountsCtes(end, orgs)}
+    ${healthCountsCtes(end, sql`SELECT * FROM org_figures`)}
     SELECT o.id AS org_id, o.slug, h.active, h.previous_active, h.new, h.resurrecting, h.newly_dormant, h.logins,
       h.top_identities, h.top_logins, h.known
     FROM ${organizations} o JOIN health_counts h ON h.org_id = o.id

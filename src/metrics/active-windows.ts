@@ -131,7 +131,8 @@ export function tailWindowSeries(name: string, length: number, ends: SQL, identi
     )`;
 }
 
-const isKept = (length: number) => (ACTIVE_WINDOW_LENGTHS as readonly number[]).includes(length);
+/** Whether window deltas are kept for ranges of `length` days. */
+export const isKept = (length: number) => (ACTIVE_WINDOW_LENGTHS as readonly number[]).includes(length);
 
 /**
  * Distinct identities (of `identityType`, or both) of the read's organization with a login

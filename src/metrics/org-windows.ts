@@ -1,7 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { activeWindowDeltas, dailyOrgLogins, identities, loginEvents, organizations } from "../db/schema";
 import type { DayRange } from "../analytics/range";
-import { ACTIVE_WINDOW_LENGTHS } from "./active-windows";
+import { isKept } from "./active-windows";
 import { DAY_MS_SQL, effectiveFirstDay, IDENTITY_ALIAS, TAIL_FIRST_ALIAS, WATERMARK } from "./day-stats";
 
 /** The fold's statement adding the chunk's (seq in (from, to]) successful logins per organization and day. */
@@ -29,10 +29,6 @@ export function orgsTailCtes(orgSlug?: string): SQL {
     tail_first(identity_id, day) AS (SELECT identity_id, MIN(day) FROM tail WHERE outcome = 'success' GROUP BY identity_id)`;
 }
 
-const assertKept = (length: number) => {
-  if (!(ACTIVE_WINDOW_LENGTHS as readonly number[]).includes(length)) throw new Error(`no window deltas are kept for ${length} days`);
-};
-
 /** Sum of an organization's window deltas of `length` days (both identity types) over days matching `days`. */
 function deltaSum(orgId: SQL, length: number, days: SQL): SQL {
   return sql`(SELECT COALESCE(SUM(delta), 0) FROM ${activeWindowDeltas}
@@ -47,7 +43,7 @@ function deltaSum(orgId: SQL, length: number, days: SQL): SQL {
  * day and its last login day + length.
  */
 function sealedActive(length: number, e: number): SQL {
-  assertKept(length);
+  if (!isKept(length)) throw new Error(`no window deltas are kept for ${length} days`);
   const org = sql`b.org_id`;
   return sql`CASE WHEN b.last_day IS NULL THEN 0
     WHEN b.last_day + ${length} - ${e} <= ${e} - b.first_day THEN -${deltaSum(org, length, sql`day > ${e}`)}

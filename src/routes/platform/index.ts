@@ -3,7 +3,7 @@ import { assertPlatformOwner, authenticate } from "../../auth/middleware";
 import type { AppEnv } from "../../env";
 import { loginActivityAcross, organizationsAcross, overviewAcross } from "../../analytics/across-shards";
 import { ORG_SORTS } from "../../analytics/platform-queries";
-import { ORG_WINDOW_DAYS, orgWindows, resolveRange } from "../../analytics/range";
+import { ORG_WINDOW_DAYS, orgWindow, resolveRange } from "../../analytics/range";
 import { errorResponses } from "../../errors";
 import { listDeadLetters, replayDeadLetters } from "../../ingest/queue";
 import { dayOf, dayToDate, formatTimestamp, parseDate } from "../../lib/dates";
@@ -87,7 +87,7 @@ const platformRoutesChain = platformRoutesBase
     async (c) => {
       const query = c.req.valid("query");
       const end = query.end_date ? parseDate(query.end_date)! : dayOf(Date.now());
-      const { current } = orgWindows(end);
+      const current = orgWindow(end);
       const { rows, total } = await organizationsAcross(c.get("dbs"), current, query);
       return c.json(
         {
