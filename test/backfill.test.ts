@@ -1,7 +1,8 @@
 import { env } from "cloudflare:test";
 import fc from "fast-check";
+import { loginEventArb } from "./arbitraries";
 import { describe, expect, it } from "vitest";
-import { addDays, allD1, DAY_MS, type EventInput, ingest, resetDatabases, rollup, todayDate } from "./helpers";
+import { addDays, allD1, DAY_MS, ingest, resetDatabases, rollup, todayDate } from "./helpers";
 
 /**
  * The migrations that add a maintained table backfill it from what was already folded
@@ -27,20 +28,7 @@ function backfillStatements(table: string): string[] {
 
 const base = Math.floor(Date.parse(`${addDays(todayDate(), -120)}T00:00:00Z`) / DAY_MS);
 
-const eventArb = fc
-  .record({ id: fc.nat(300), org: fc.constantFrom("org-a", "org-b"), user: fc.nat(9), machine: fc.boolean(), failure: fc.nat(9), day: fc.nat(119), second: fc.nat(86_399) })
-  .map(
-    (r): EventInput => ({
-      id: `e${r.id}`,
-      org: r.org,
-      user_id: `u${r.user}`,
-      identity_type: r.machine ? "machine" : "human",
-      service_id: "svc",
-      provider: "password",
-      outcome: r.failure === 0 ? "failure" : "success",
-      created_at: new Date((base + r.day) * DAY_MS + r.second * 1000).toISOString(),
-    }),
-  );
+const eventArb = loginEventArb({ orgs: ["org-a", "org-b"], ids: 301, users: 10, firstDay: base, days: 120 });
 
 describe("backfill migrations", () => {
   it("rebuild exactly the rows the fold maintains", async () => {

@@ -10,7 +10,7 @@ export interface DbState {
 }
 
 /** Every application table: whatever the migrations created, so new tables are covered too. */
-async function tables(db: D1Database): Promise<string[]> {
+export async function applicationTables(db: D1Database): Promise<string[]> {
   const { results } = await db
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations' ORDER BY name")
     .all<{ name: string }>();
@@ -22,7 +22,7 @@ export async function dbState(databases: D1Database[] = shardsOf(env as Bindings
   const counts: Record<string, number> = {};
   const parts: string[] = [];
   for (const [n, db] of databases.entries()) {
-    const names = await tables(db);
+    const names = await applicationTables(db);
     const dumps = await db.batch(names.map((t) => db.prepare(`SELECT * FROM "${t}"`)));
     names.forEach((t, i) => {
       const rows = (dumps[i].results as Record<string, unknown>[]).map((r) => JSON.stringify(r)).sort();

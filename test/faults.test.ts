@@ -4,7 +4,7 @@ import { ChunkSizer, runRollup, type RollupOptions } from "../src/rollup/rollup"
 import { CRON_ROLLUP } from "../src/scheduled";
 import worker from "../src/index";
 import { expectErrorBody as expectContractBody } from "./contract";
-import { dbState } from "./db-state";
+import { applicationTables, dbState } from "./db-state";
 import { D1_UNAVAILABLE, FAULT_MODES, FaultyD1, type CallKind, type Fault, type FaultMode } from "./faulty-d1";
 import { addDays, allD1, countEverywhere, DAY_MS, type EventInput, ingest, ingestToken, orgD1, orgToken, placedLike, platformToken, requestWith, rollup, rowsEverywhere, SHARDED, todayDate, token } from "./helpers";
 import { everyDatabase, jobDatabases } from "../src/db/shards";
@@ -403,10 +403,8 @@ async function derivedTables(prefix: string): Promise<Record<string, string[]>> 
 
 /** `derivedTables` of one database (surrogate ids are per database). */
 async function derivedTablesIn(d1: D1Database, prefix: string): Promise<Record<string, string[]>> {
-  const { results: all } = await d1.prepare(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY name",
-  ).all<{ name: string }>();
-  const columns = await d1.batch(all.map((t) => d1.prepare(`PRAGMA table_info("${t.name}")`)));
+  const all = await applicationTables(d1);
+  const columns = await d1.batch(all.map((t) => d1.prepare(`PRAGMA table_info("${t}")`)));
   const tables = all.filter((_, i) => (columns[i].results as { name: string }[]).some((c) => c.name === "org_id"));
   const orgIds = (await d1.prepare("SELECT id, slug FROM organizations WHERE slug LIKE ?1").bind(`${prefix}-%`).all<{ id: number; slug: string }>()).results;
   const orgOf = new Map(orgIds.map((o) => [o.id, o.slug.slice(prefix.length + 1)]));
@@ -419,10 +417,10 @@ async function derivedTablesIn(d1: D1Database, prefix: string): Promise<Record<s
       (i) => [i.id, `${i.user_id}/${i.identity_type}`],
     ),
   );
-  const dumps = await d1.batch(tables.map((t) => d1.prepare(`SELECT * FROM "${t.name}" WHERE org_id IN (${ids})`)));
+  const dumps = await d1.batch(tables.map((t) => d1.prepare(`SELECT * FROM "${t}" WHERE org_id IN (${ids})`)));
   const out: Record<string, string[]> = {};
   tables.forEach((t, i) => {
-    out[t.name] = (dumps[i].results as Record<string, unknown>[])
+    out[t] = (dumps[i].results as Record<string, unknown>[])
       .map((row) => {
         const natural: Record<string, unknown> = {};
         for (const [column, value] of Object.entries(row)) {

@@ -6,6 +6,7 @@ import type { Bindings } from "../src/env";
 import worker from "../src/index";
 import { runRollup, type RollupOptions, type RollupResult } from "../src/rollup/rollup";
 import { everyDatabase, jobDatabases, placeByHash, shardsOf } from "../src/db/shards";
+import { applicationTables } from "./db-state";
 
 export const ISSUER = "https://auth.test";
 export const AUDIENCE = "loginpulse";
@@ -207,10 +208,7 @@ export function relativeLogins(org: string, idPrefix: string) {
 /** Empties every table of every database (the migrations stay applied). */
 export async function resetDatabases() {
   for (const d1 of allD1()) {
-    const { results } = await d1
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'")
-      .all<{ name: string }>();
     // foreign keys are checked at commit, when every table is empty
-    await d1.batch([d1.prepare("PRAGMA defer_foreign_keys = ON"), ...results.map((t) => d1.prepare(`DELETE FROM "${t.name}"`))]);
+    await d1.batch([d1.prepare("PRAGMA defer_foreign_keys = ON"), ...(await applicationTables(d1)).map((t) => d1.prepare(`DELETE FROM "${t}"`))]);
   }
 }

@@ -3,9 +3,10 @@ import { ACTIVE_WINDOW_LENGTHS } from "../src/metrics/active-windows";
 import { describe, expect, it } from "vitest";
 import { composeOrgReport } from "../src/governance/reports";
 import { pruneRawEvents } from "../src/governance/retention";
-import { addDays, allD1, countEverywhere, DAY_MS, type EventInput, getJson, ingest, orgDb, request, rollup, SHARDED, testDatabases, todayDate, token } from "./helpers";
+import { addDays, countEverywhere, DAY_MS, getJson, ingest, orgDb, request, resetDatabases, rollup, SHARDED, testDatabases, todayDate, token } from "./helpers";
 import { everyDatabase, placeByHash } from "../src/db/shards";
 import { dateOf, dayOfMs, GovernanceOracle, healthOf, Oracle } from "./oracle";
+import { loginEventArb } from "./arbitraries";
 
 /**
  * "Precomputed never means wrong": random multi-org event streams with
@@ -24,31 +25,7 @@ const STREAMS = SHARDED ? 30 : 50;
 const WINDOW_DAYS = 75;
 const base = dayOfMs(Date.parse(`${addDays(todayDate(), -WINDOW_DAYS)}T00:00:00Z`));
 
-const eventArb = fc
-  .record({
-    id: fc.nat(150),
-    org: fc.constantFrom(...ORGS),
-    user: fc.nat(7),
-    machine: fc.boolean(),
-    service: fc.nat(2),
-    provider: fc.constantFrom("github", "google", "password"),
-    failure: fc.nat(9),
-    day: fc.nat(WINDOW_DAYS - 1),
-    second: fc.oneof(fc.constant(0), fc.constant(86_399), fc.nat(86_399)),
-  })
-  .map(
-    (r): EventInput => ({
-      id: `e${r.id}`,
-      org: r.org,
-      user_id: `u${r.user}`,
-      identity_type: r.machine ? "machine" : "human",
-      service_id: `svc-${r.service}`,
-      service_name: `Service ${r.service}`,
-      provider: r.provider,
-      outcome: r.failure === 0 ? "failure" : "success",
-      created_at: new Date((base + r.day) * DAY_MS + r.second * 1000).toISOString(),
-    }),
-  );
+const eventArb = loginEventArb({ orgs: ORGS, ids: 151, users: 8, firstDay: base, days: WINDOW_DAYS });
 
 /** Inventory feeds (known and never-seen ids), deprovisioning, and threshold changes. */
 const governanceArb = fc.oneof(
@@ -98,16 +75,6 @@ const rangeArb = fc
   .map(([a, b]) => ({ s: base + Math.min(a, b) - 3, e: base + Math.max(a, b) - 3 }));
 
 /** Empties every table the migrations created (read from the schema, so a new table is never left out). */
-async function resetDb() {
-  for (const d1 of allD1()) {
-    const { results } = await d1.prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name <> 'd1_migrations'",
-    ).all<{ name: string }>();
-    // foreign keys are checked at commit, when every table is empty
-    await d1.batch([d1.prepare("PRAGMA defer_foreign_keys = ON"), ...results.map((t) => d1.prepare(`DELETE FROM "${t.name}"`))]);
-  }
-}
-
 /** Dormancy (every threshold, both types, each status, paged and whole) and reactivations against the brute-force model. */
 async function checkGovernance(oracle: Oracle, gov: GovernanceOracle, tokens: Record<string, string>) {
   const today = dayOfMs(Date.now());
@@ -230,7 +197,7 @@ describe("rolled-up answers equal brute force over raw events", () => {
 
     await fc.assert(
       fc.asyncProperty(fc.array(actionArb, { minLength: 1, maxLength: 8 }), rangeArb, fc.constantFrom(...ACTIVE_WINDOW_LENGTHS), fc.integer({ min: 5, max: WINDOW_DAYS + 5 }), async (actions, range, preset, retention) => {
-        await resetDb();
+        await resetDatabases();
         const oracle = new Oracle();
         const gov = new GovernanceOracle(oracle);
         for (const action of actions) {
