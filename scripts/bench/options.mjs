@@ -16,7 +16,9 @@ Measurement:
   --requests <n>             sequential requests per endpoint        BENCH_REQUESTS    (200)
   --endpoint-budget <s>      max seconds per endpoint (≥ 20 samples) BENCH_ENDPOINT_BUDGET (8)
   --ingest-seconds <s>       ingest / health throughput duration     BENCH_INGEST_SECONDS (10)
-  --ingest-batch <n>         events per POST /api/events             BENCH_INGEST_BATCH (1000)
+  --ingest-batch <n,...>     events per POST /api/events, each size  BENCH_INGEST_BATCH (1,100,1000)
+  --matrix-requests <n>      requests per read for the median/smallest
+                             org and the 7/30-day ranges              BENCH_MATRIX_REQUESTS (30)
   --query-budget <s>         max seconds per query measurement       BENCH_QUERY_BUDGET (3)
   --ref-reps <n>             reference runs per query (max)          BENCH_REF_REPS    (3)
   --port <n>                 wrangler dev port (default: a free one) BENCH_PORT
@@ -39,7 +41,8 @@ const SPEC = {
   requests: { type: "string", kind: "int", def: 200 },
   "endpoint-budget": { type: "string", kind: "float", def: 8 },
   "ingest-seconds": { type: "string", kind: "float", def: 10 },
-  "ingest-batch": { type: "string", kind: "int", def: 1000 },
+  "ingest-batch": { type: "string", kind: "list", def: [1, 100, 1000] },
+  "matrix-requests": { type: "string", kind: "int", def: 30 },
   "query-budget": { type: "string", kind: "float", def: 3 },
   "ref-reps": { type: "string", kind: "int", def: 3 },
   port: { type: "string", kind: "int", def: 0 },
@@ -65,6 +68,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
     if (raw !== undefined && raw !== "") {
       if (spec.kind === "bool") value = raw === true || /^(1|true|yes)$/i.test(String(raw));
       else if (spec.kind === "string") value = String(raw);
+      else if (spec.kind === "list") value = String(raw).split(",").map((v) => Number(v.trim()));
       else {
         const text = String(raw).replace(/_/g, "");
         value = Number(/^\d+(\.\d+)?e\d+$/i.test(text) ? Number(text) : text);
@@ -78,6 +82,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
   if (out.events < 1000) throw new Error("--events must be at least 1000");
   if (out.orgs < 1 || out.days < 1) throw new Error("--orgs and --days must be at least 1");
   if (out.rangeDays > 3660) throw new Error("--range-days may be at most 3660 (the API's limit)");
-  if (out.ingestBatch < 1 || out.ingestBatch > 1000) throw new Error("--ingest-batch must be 1..1000 (the API's limit)");
+  if (!out.ingestBatch.every((b) => Number.isInteger(b) && b >= 1 && b <= 1000)) throw new Error("--ingest-batch: each size must be an integer 1..1000 (the API's limit)");
+  if (out.matrixRequests < 1) throw new Error("--matrix-requests must be at least 1");
   return out;
 }
