@@ -92,6 +92,7 @@ export default defineConfig(async () => {
             DEV_DASHBOARD_TOKEN: "",
             TEST_SIGNING_KEYS: JSON.stringify({ keys, stranger }),
             TEST_INGEST_RATE_PERIOD: ingestRatePeriod(),
+            TEST_PROPERTY_STREAMS: process.env.LOGINPULSE_PROPERTY_STREAMS ?? "",
             TEST_MIGRATIONS: migrations,
           },
           // A second limiter with a tiny budget, swapped in for INGEST_RATE_LIMITER by the

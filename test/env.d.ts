@@ -8,6 +8,8 @@ declare global {
       TEST_SIGNING_KEYS: string;
       TEST_STRICT_LIMITER: RateLimit;
       TEST_INGEST_RATE_PERIOD: string;
+      /** LOGINPULSE_PROPERTY_STREAMS, or "" for the property test's default. */
+      TEST_PROPERTY_STREAMS: string;
       TEST_EVENTS_QUEUE: Queue;
       /** In the single-database project (vitest.config.ts): a second database that test/shards.test.ts binds as DB_SHARD_1. */
       TEST_SPARE_DB?: D1Database;
