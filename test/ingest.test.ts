@@ -415,6 +415,13 @@ describe("stored values", () => {
     expect(stored).toEqual({ identity_type: "human", outcome: "success", created_at: stored!.received_at, received_at: stored!.received_at, ip_address: null, user_agent: null });
     expect(stored!.received_at).toBeGreaterThanOrEqual(before - 1000);
     expect(stored!.received_at).toBeLessThanOrEqual(after + 1000);
+    // times are stored as integers (the receive time is bound as a parameter, and D1 binds numbers as REAL)
+    expect(
+      await rowsEverywhere(
+        `SELECT typeof(e.created_at) AS created, typeof(e.received_at) AS received, typeof(o.created_at) AS org_created
+         FROM login_events e JOIN organizations o ON o.id = e.org_id WHERE e.event_id = 'def-1'`,
+      ),
+    ).toEqual([{ created: "integer", received: "integer", org_created: "integer" }]);
 
     const au = await getJson<{ summary: { active_users: number } }>("/api/organizations/defaults/analytics/active-users?identity_type=human", reader);
     expect(au.status).toBe(200);
