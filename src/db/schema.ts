@@ -369,7 +369,11 @@ export const reactivations = sqliteTable(
     ipAddress: text("ip_address"),
     country: text("country"),
   },
-  (t) => [primaryKey({ columns: [t.identityId, t.day] }), index("reactivations_org_day").on(t.orgId, t.day)],
+  (t) => [
+    primaryKey({ columns: [t.identityId, t.day] }),
+    // reads walk an organization's newest logins first and stop after a page (a row's login is its day's first)
+    index("reactivations_org_login").on(t.orgId, t.loginAt),
+  ],
 );
 
 /**

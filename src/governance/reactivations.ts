@@ -2,7 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import { namedBatch } from "../db/client";
 import { dailyActivity, identities, identityInventory, loginEvents, organizations, orgSettings, reactivations, services } from "../db/schema";
 import type { Db } from "../env";
-import { formatTimestamp } from "../lib/dates";
+import { DAY_MS, formatTimestamp } from "../lib/dates";
 import { DAY_MS_SQL, WATERMARK } from "../metrics/day-stats";
 import { DEFAULT_THRESHOLDS, REACTIVATION_MIN_GAP_DAYS, type IdentityType } from "./settings";
 
@@ -168,7 +168,12 @@ const thresholdOf = (type: IdentityType) =>
  * Reactivations of one organization with a login day in [start, end], newest first (then
  * user_id, type), at most `limit` + 1 after the cursor (undefined: all): the stored rows,
  * except those the unsealed tail changes, plus the tail's own. Needs nothing else; one
- * statement. Also returns the thresholds applied.
+ * statement.
+ *
+ * The two parts are a compound SELECT under one ORDER BY … LIMIT, which SQLite merges from
+ * each part in order: the stored part walks `reactivations (org_id, login_at)` from the newest
+ * login (a row's login is its day's first, so the day range is a login_at range), sorting only
+ * ties by user and type, and a page stops after `limit` + 1 rows instead of sorting the range.
  */
 export function reactivationsSql(
   orgSlug: string,
@@ -176,7 +181,7 @@ export function reactivationsSql(
   q: { identityType?: IdentityType; cursor?: ReactivationsCursor; limit?: number; withoutDeprovisioned?: boolean },
 ): SQL {
   const tail = sql`e.seq > ${WATERMARK} AND +e.org_id = (SELECT id FROM org)`;
-  const filters: SQL[] = [sql`x.day BETWEEN ${range.start} AND ${range.end}`];
+  const filters: SQL[] = [];
   if (q.identityType) filters.push(sql`i.identity_type = ${q.identityType}`);
   // reports leave deprovisioned identities out; the reactivations read keeps their history
   if (q.withoutDeprovisioned) filters.push(sql`NOT EXISTS (SELECT 1 FROM ${identityInventory} v WHERE v.identity_id = i.id AND v.deprovisioned_at IS NOT NULL)`);
@@ -184,20 +189,22 @@ export function reactivationsSql(
     const { loginAt, userId, identityType } = q.cursor;
     filters.push(sql`(x.login_at < ${loginAt} OR (x.login_at = ${loginAt} AND (i.user_id > ${userId} OR (i.user_id = ${userId} AND i.identity_type > ${identityType}))))`);
   }
-  return sql`WITH org(id) AS (SELECT id FROM ${organizations} WHERE slug = ${orgSlug}), ${reactivationChangesCtes(tail)},
-    merged AS (
-      SELECT r.identity_id, r.day, r.gap_days, r.previous_login_at, r.login_at, r.service_id, r.provider, r.ip_address, r.country
-      FROM ${reactivations} r
-      WHERE r.org_id = (SELECT id FROM org) AND r.day BETWEEN ${range.start} AND ${range.end}
-        AND NOT EXISTS (SELECT 1 FROM raffected c WHERE c.identity_id = r.identity_id AND c.day = r.day)
-      UNION ALL
-      SELECT identity_id, day, gap_days, previous_login_at, login_at, service_id, provider, ip_address, country
-      FROM rchanges WHERE qualifies AND day BETWEEN ${range.start} AND ${range.end})
-    SELECT i.user_id, i.identity_type, x.gap_days, x.previous_login_at, x.login_at, s.external_id AS service_id, x.provider, x.ip_address, x.country
-    FROM merged x JOIN ${identities} i ON i.id = x.identity_id LEFT JOIN ${services} s ON s.id = x.service_id
-    WHERE ${sql.join(filters, sql` AND `)}
-      AND x.gap_days >= CASE i.identity_type WHEN 'human' THEN ${thresholdOf("human")} ELSE ${thresholdOf("machine")} END
-    ORDER BY x.login_at DESC, i.user_id ASC, i.identity_type ASC
+  filters.push(sql`x.gap_days >= CASE i.identity_type WHEN 'human' THEN ${thresholdOf("human")} ELSE ${thresholdOf("machine")} END`);
+  const part = (from: SQL, where: SQL) => sql`SELECT i.user_id, i.identity_type, x.gap_days, x.previous_login_at, x.login_at, s.external_id AS service_id,
+      x.provider, x.ip_address, x.country
+    FROM ${from} JOIN ${identities} i ON i.id = x.identity_id LEFT JOIN ${services} s ON s.id = x.service_id
+    WHERE ${where} AND ${sql.join(filters, sql` AND `)}`;
+  const firstMs = range.start * DAY_MS;
+  const lastMs = (range.end + 1) * DAY_MS - 1;
+  return sql`WITH org(id) AS (SELECT id FROM ${organizations} WHERE slug = ${orgSlug}), ${reactivationChangesCtes(tail)}
+    ${part(
+      sql`${reactivations} x`,
+      sql`x.org_id = (SELECT id FROM org) AND x.login_at BETWEEN ${firstMs} AND ${lastMs}
+        AND NOT EXISTS (SELECT 1 FROM raffected c WHERE c.identity_id = x.identity_id AND c.day = x.day)`,
+    )}
+    UNION ALL
+    ${part(sql`rchanges x`, sql`x.qualifies AND x.day BETWEEN ${range.start} AND ${range.end}`)}
+    ORDER BY login_at DESC, user_id ASC, identity_type ASC
     ${q.limit === undefined ? sql`` : sql`LIMIT ${q.limit + 1}`}`;
 }
 
