@@ -205,17 +205,19 @@ export async function summaryTotals(db: Db, orgSlug: string, range: DayRange, pr
   const distinct = (r: DayRange, t?: IdentityType) =>
     windowedActiveCount(r.start, r.end, t) ?? sql`(SELECT COUNT(*) FROM (${activeIdentitiesSql(r.start, r.end, t)}))`;
   const machine = (r: DayRange) => (identityType === "human" ? sql`0` : distinct(r, "machine"));
-  const totals = (r: DayRange) => sql`SELECT
+  const totals = (part: 0 | 1, r: DayRange) => sql`SELECT ${sql.raw(String(part))} AS part,
       COALESCE(SUM(logins), 0) AS logins, COALESCE(SUM(failed_logins), 0) AS failed_logins, COALESCE(SUM(new_users), 0) AS new_users,
       ${distinct(r, identityType)} AS active_users, ${machine(r)} AS machine_active
     FROM (${dailyRows("identity_type", { start: previous.start, end: range.end }, "none")})
     WHERE day BETWEEN ${r.start} AND ${r.end} ${typeFilter(identityType)}`;
-  const result = await readOrg<[RangeTotals[], RangeTotals[]]>(db, orgSlug, [
-    sql`WITH ${live} ${totals(range)}`,
-    sql`WITH ${live} ${totals(previous)}`,
-  ]);
+  // both ranges in one statement: the live tail is taken once
+  const result = await readOrg<[(RangeTotals & { part: 0 | 1 })[]]>(db, orgSlug, [sql`WITH ${live} ${totals(0, range)} UNION ALL ${totals(1, previous)}`]);
   if (!result) return null;
-  return { current: result[0][0], previous: result[1][0] };
+  const totalsOf = (p: 0 | 1): RangeTotals => {
+    const { part: _part, ...row } = result[0].find((r) => r.part === p)!;
+    return row;
+  };
+  return { current: totalsOf(0), previous: totalsOf(1) };
 }
 
 export interface LifecycleRow {
