@@ -64,8 +64,9 @@ export const identities = sqliteTable(
     uniqueIndex("identities_org_user").on(t.orgId, t.userId, t.identityType),
     // new users per day and "known identities up to day d" are range counts on first_day.
     index("identities_org_first_day").on(t.orgId, t.firstDay),
-    // dormancy ("last login before d - N") and last activity per org: range/max on last_login_at.
-    index("identities_org_last_login").on(t.orgId, t.lastLoginAt),
+    // dormancy ("last login before d - N", counted per type from the index alone) and last
+    // activity per org: range/max on last_login_at.
+    index("identities_org_last_login_type").on(t.orgId, t.lastLoginAt, t.identityType),
   ],
 );
 

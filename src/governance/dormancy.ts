@@ -92,8 +92,6 @@ export function dormancyCtes(orgSlug: string, asOf: number, days: number | undef
   const first = (column: SQL) => sql`COALESCE(${days ?? null}, json_extract(${column}, '$[0]'), ${DEFAULT_THRESHOLDS[0]})`;
   // Dormant by any threshold means a last login before asOf − min(threshold): no later login can matter.
   const cutoffMs = (asOf - Math.min(days ?? MIN_THRESHOLD_DAYS, MIN_THRESHOLD_DAYS)) * 86_400_000;
-  // The tail's latest login is the identity's last when it is not older: its seq is higher than every sealed one.
-  const newer = sql`(t.last_at IS NOT NULL AND (i.last_login_at IS NULL OR t.last_at >= i.last_login_at))`;
   return sql`org(id) AS (SELECT id FROM ${organizations} WHERE slug = ${orgSlug}),
   n(human, machine) AS (
     SELECT ${first(sql`s.human_thresholds`)}, ${first(sql`s.machine_thresholds`)}
@@ -116,9 +114,9 @@ export function dormancyCtes(orgSlug: string, asOf: number, days: number | undef
     ${machines ? sql`UNION SELECT id FROM machines` : sql``}),
   state AS MATERIALIZED (
     SELECT i.id, i.user_id, i.identity_type,
-      CASE WHEN ${newer} THEN t.last_at ELSE i.last_login_at END AS last_at,
-      CASE WHEN ${newer} THEN t.service_id ELSE i.last_service_id END AS last_service,
-      CASE WHEN ${newer} THEN t.provider ELSE i.last_provider END AS last_provider,
+      CASE WHEN ${LAST_IS_TAILS} THEN t.last_at ELSE i.last_login_at END AS last_at,
+      CASE WHEN ${LAST_IS_TAILS} THEN t.service_id ELSE i.last_service_id END AS last_service,
+      CASE WHEN ${LAST_IS_TAILS} THEN t.provider ELSE i.last_provider END AS last_provider,
       i.login_count + COALESCE(t.n, 0) AS logins,
       v.display_name, v.owner, v.created_at AS registered_at, v.identity_id IS NOT NULL AS in_inventory
     FROM candidates c
@@ -127,6 +125,12 @@ export function dormancyCtes(orgSlug: string, asOf: number, days: number | undef
     LEFT JOIN ${identityInventory} v ON v.identity_id = i.id
     WHERE v.deprovisioned_at IS NULL)`;
 }
+
+/**
+ * The tail's latest login (gtail_last `t`) is identity `i`'s last when it is not older: its seq
+ * is higher than every sealed one.
+ */
+const LAST_IS_TAILS = sql`(t.last_at IS NOT NULL AND (i.last_login_at IS NULL OR t.last_at >= i.last_login_at))`;
 
 /** Day number of a millisecond time column (times are never before 1970, so division truncates to the day). */
 const dayOf = (ms: SQL) => sql`(${ms} / ${DAY_MS_SQL})`;
@@ -212,17 +216,39 @@ export function pageSql(q: DormancyQuery): SQL {
     ORDER BY sort_key DESC, user_id ASC, identity_type ASC ${limit}`;
 }
 
-/** Counts per threshold and type, and never-seen per type (needs dormancyCtes). */
+/**
+ * Counts per threshold and type, and never-seen per type (needs dormancyCtes, not `state`).
+ * A threshold's count is the identities whose sealed last login is before it — one range of
+ * the covering `identities (org_id, last_login_at, identity_type)` index, not a row per
+ * dormant identity — corrected by the few identities whose answer is not their sealed one
+ * (`exceptions`): those with a login in the tail (their last login may be newer, or their only
+ * one) count as their whole history says, and deprovisioned ones do not count. Never-seen
+ * identities are inventory entries with no login at all.
+ */
 export function summarySql(asOf: number): SQL {
   const list = (type: IdentityType) =>
     sql`SELECT ${type} AS identity_type, CAST(t.value AS INTEGER) AS days
       FROM org LEFT JOIN ${orgSettings} s ON s.org_id = org.id, json_each(COALESCE(s.${sql.raw(`${type}_thresholds`)}, ${JSON.stringify(DEFAULT_THRESHOLDS)})) t`;
-  return sql`SELECT identity_type, days, (
-      SELECT COUNT(*) FROM state s WHERE s.identity_type = th.identity_type AND s.last_at IS NOT NULL AND ${dayOf(sql`s.last_at`)} < ${asOf} - th.days
-    ) AS count
+  const cut = sql`(${asOf} - th.days) * ${DAY_MS_SQL}`;
+  return sql`, exceptions AS MATERIALIZED (
+      SELECT i.identity_type, i.last_login_at AS sealed_at, CASE WHEN ${LAST_IS_TAILS} THEN t.last_at ELSE i.last_login_at END AS last_at,
+        v.deprovisioned_at IS NOT NULL AS deprovisioned
+      FROM (SELECT identity_id AS id FROM gtail_last
+            UNION SELECT identity_id FROM ${identityInventory} WHERE org_id = (SELECT id FROM org) AND deprovisioned_at IS NOT NULL) x
+      JOIN ${identities} i ON i.id = x.id
+      LEFT JOIN gtail_last t ON t.identity_id = i.id
+      LEFT JOIN ${identityInventory} v ON v.identity_id = i.id)
+    SELECT identity_type, days,
+      (SELECT COUNT(*) FROM ${identities} s
+        WHERE s.org_id = (SELECT id FROM org) AND s.last_login_at < ${cut} AND s.identity_type = th.identity_type)
+      + (SELECT COALESCE(SUM(CASE WHEN e.deprovisioned THEN 0 ELSE COALESCE(e.last_at < ${cut}, 0) END - COALESCE(e.sealed_at < ${cut}, 0)), 0)
+        FROM exceptions e WHERE e.identity_type = th.identity_type) AS count
     FROM (${list("human")} UNION ALL ${list("machine")}) th
     UNION ALL
-    SELECT identity_type, NULL, COUNT(*) FROM state WHERE last_at IS NULL AND in_inventory GROUP BY identity_type`;
+    SELECT i.identity_type, NULL, COUNT(*) FROM ${identityInventory} v JOIN ${identities} i ON i.id = v.identity_id
+    WHERE v.org_id = (SELECT id FROM org) AND v.deprovisioned_at IS NULL AND i.last_login_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM gtail_last t WHERE t.identity_id = i.id)
+    GROUP BY i.identity_type`;
 }
 
 /**
