@@ -38,7 +38,7 @@ const versions = [
 ];
 const statements = [];
 for (const v of versions) {
-  const shim = createD1Shim(new DatabaseSync(v.file), { onStatement: (sql, params, ms) => v.name === "new" && statements.push({ sql, ms }) });
+  const shim = createD1Shim(new DatabaseSync(v.file), { onStatement: (sql, _params, ms) => v.name === "new" && statements.push({ sql, ms }) });
   v.db = v.q.createDb(shim);
 }
 const q = versions[1].q;
