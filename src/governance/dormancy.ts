@@ -4,7 +4,7 @@ import { dailyActivity, dailyServiceStats, dirtyDays, identities, identityInvent
 import type { Db } from "../env";
 import { formatTimestamp } from "../lib/dates";
 import { DAY_MS_SQL, WATERMARK } from "../metrics/day-stats";
-import { DEFAULT_THRESHOLDS, type IdentityType, MIN_THRESHOLD_DAYS, type OrgSettings, parseSettings, settingsSql } from "./settings";
+import { DEFAULT_THRESHOLDS, type IdentityType, type OrgSettings, parseSettings, settingsSql } from "./settings";
 
 /**
  * Dormancy, exact at any moment: an identity's last login is the later of the one the
@@ -84,14 +84,12 @@ export interface DormancySummary {
  *                    threshold from the settings (default 30); services: the smaller
  *   gtail            the org's unsealed successful logins
  *   gtail_last       per identity: its latest unsealed login (by created_at, then seq) and how many
- *   state            per identity that can matter (sealed last login before the widest
- *                    cutoff, a login in the tail, or in the inventory), not deprovisioned:
+ *   state            per identity that can matter (sealed last login before asOf − the smaller
+ *                    applied threshold, a login in the tail, or in the inventory), not deprovisioned:
  *                    last login (sealed ∪ tail), last service and provider, logins, inventory fields
  */
 export function dormancyCtes(orgSlug: string, asOf: number, days: number | undefined, { machines = false } = {}): SQL {
   const first = (column: SQL) => sql`COALESCE(${days ?? null}, json_extract(${column}, '$[0]'), ${DEFAULT_THRESHOLDS[0]})`;
-  // Dormant by any threshold means a last login before asOf − min(threshold): no later login can matter.
-  const cutoffMs = (asOf - Math.min(days ?? MIN_THRESHOLD_DAYS, MIN_THRESHOLD_DAYS)) * 86_400_000;
   return sql`org(id) AS (SELECT id FROM ${organizations} WHERE slug = ${orgSlug}),
   n(human, machine) AS (
     SELECT ${first(sql`s.human_thresholds`)}, ${first(sql`s.machine_thresholds`)}
@@ -108,7 +106,9 @@ export function dormancyCtes(orgSlug: string, asOf: number, days: number | undef
     WHERE rn = 1),
   ${machines ? sql`${machinesCte(asOf)},` : sql``}
   candidates(id) AS (
-    SELECT id FROM ${identities} WHERE org_id = (SELECT id FROM org) AND last_login_at < ${cutoffMs}
+    -- a dormant row's last login is before asOf − its type's applied threshold, so its sealed one is
+    -- too (or it has none: then it is in the tail or the inventory)
+    SELECT id FROM ${identities} WHERE org_id = (SELECT id FROM org) AND last_login_at < (${asOf} - (SELECT MIN(human, machine) FROM n)) * ${DAY_MS_SQL}
     UNION SELECT identity_id FROM gtail_last
     UNION SELECT identity_id FROM ${identityInventory} WHERE org_id = (SELECT id FROM org)
     ${machines ? sql`UNION SELECT id FROM machines` : sql``}),
