@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildQueries } from "./build.mjs";
 import { createD1Shim } from "./d1-shim.mjs";
-import { ENDPOINTS } from "./endpoints.mjs";
+import { ENDPOINTS, readContext } from "./endpoints.mjs";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -41,19 +41,7 @@ for (const v of versions) {
   const shim = createD1Shim(new DatabaseSync(v.file), { onStatement: (sql, _params, ms) => v.name === "new" && statements.push({ sql, ms }) });
   v.db = v.q.createDb(shim);
 }
-const q = versions[1].q;
-const now = Date.now();
-const today = q.dayOf(now);
-const range = q.resolveRange({ start_date: q.dayToDate(today - Number(values.days) + 1), end_date: q.dayToDate(today) }, now);
-const length = range.end - range.start + 1;
-const current = { start: today - q.ORG_WINDOW_DAYS + 1, end: today };
-const ctx = {
-  slug: values.org,
-  range,
-  previous: { start: range.start - length, end: range.start - 1 },
-  weeks: { first: q.isoWeekStart(range.start), last: q.isoWeekStart(range.end) },
-  orgWindow: { current, previous: { start: current.start - q.ORG_WINDOW_DAYS, end: current.start - 1 } },
-};
+const ctx = readContext(versions[1].q, values.org, Date.now(), Number(values.days));
 const reps = Number(values.reps);
 for (const ep of ENDPOINTS.filter((e) => names.length === 0 || names.includes(e.name))) {
   const out = {};

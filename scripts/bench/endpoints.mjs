@@ -35,6 +35,29 @@ const isoDate = (ms) => {
   return iso.endsWith(".000Z") ? `${iso.slice(0, 19)}Z` : iso;
 };
 
+/**
+ * The context every read takes, for organization `slug` over the `days` days ending the day of
+ * `now` — resolved as the routes resolve an explicit start_date/end_date — with the previous
+ * range of the same length, its ISO weeks, and the organizations view's window and the one
+ * before it.
+ */
+export function readContext(q, slug, now, days) {
+  const today = q.dayOf(now);
+  const range = q.resolveRange({ start_date: q.dayToDate(today - days + 1), end_date: q.dayToDate(today) }, now);
+  const length = range.end - range.start + 1;
+  const window = q.ORG_WINDOW_DAYS;
+  const current = { start: today - window + 1, end: today };
+  return {
+    slug,
+    now,
+    range,
+    previous: { start: range.start - length, end: range.start - 1 },
+    weeks: { first: q.isoWeekStart(range.start), last: q.isoWeekStart(range.end) },
+    orgWindow: { current, previous: { start: current.start - window, end: current.start - 1 } },
+    dates: { start: q.dayToDate(range.start), end: q.dayToDate(range.end), days: length },
+  };
+}
+
 export const ENDPOINTS = [
   // ---- the seed reference's endpoints (target: ≥ 100x) ----------------------------------
   {

@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { buildQueries } from "./build.mjs";
 import { createD1Shim } from "./d1-shim.mjs";
-import { ENDPOINTS } from "./endpoints.mjs";
+import { ENDPOINTS, readContext } from "./endpoints.mjs";
 import { generate, ingestEvents as syntheticEvents, planOrgs } from "./generate.mjs";
 import { benchKeys } from "../lib/keys.mjs";
 import { parseOptions, USAGE } from "./options.mjs";
@@ -253,23 +253,9 @@ async function rollupUntilComplete(q, qdb, onRun) {
   return { ...total, seconds: (performance.now() - t) / 1000, cronBudgetMs: CRON_BUDGET_MS };
 }
 
+/** The reads' context (endpoints.mjs's `readContext`) over the bench's range, unless `days` is given. */
 function buildContext(q, slug, now, days = opts.rangeDays) {
-  const today = q.dayOf(now);
-  const dateOf = q.dayToDate;
-  // the same range resolution as the routes (explicit start_date/end_date)
-  const range = q.resolveRange({ start_date: dateOf(today - days + 1), end_date: dateOf(today) }, now);
-  const length = range.end - range.start + 1;
-  const window = q.ORG_WINDOW_DAYS;
-  const current = { start: today - window + 1, end: today };
-  return {
-    slug,
-    now,
-    range,
-    previous: { start: range.start - length, end: range.start - 1 },
-    weeks: { first: q.isoWeekStart(range.start), last: q.isoWeekStart(range.end) },
-    orgWindow: { current, previous: { start: current.start - window, end: current.start - 1 } },
-    dates: { start: dateOf(range.start), end: dateOf(range.end), days: length },
-  };
+  return readContext(q, slug, now, days);
 }
 
 async function runtimePhase(q, model, ctx) {
