@@ -76,7 +76,6 @@ const rangeArb = fc
   .tuple(fc.nat(WINDOW_DAYS + 5), fc.nat(WINDOW_DAYS + 5))
   .map(([a, b]) => ({ s: base + Math.min(a, b) - 3, e: base + Math.max(a, b) - 3 }));
 
-/** Empties every table the migrations created (read from the schema, so a new table is never left out). */
 /** Dormancy (every threshold, both types, each status, paged and whole) and reactivations against the brute-force model. */
 async function checkGovernance(oracle: Oracle, gov: GovernanceOracle, tokens: Record<string, string>) {
   const today = dayOfMs(Date.now());
