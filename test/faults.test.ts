@@ -6,7 +6,7 @@ import worker from "../src/index";
 import { expectErrorBody as expectContractBody } from "./contract";
 import { applicationTables, dbState } from "./db-state";
 import { D1_UNAVAILABLE, FAULT_MODES, FaultyD1, type CallKind, type Fault, type FaultMode } from "./faulty-d1";
-import { addDays, allD1, countEverywhere, DAY_MS, type EventInput, ingest, ingestToken, orgD1, orgToken, placedLike, platformToken, requestWith, rollup, rowsEverywhere, SHARDED, todayDate, token } from "./helpers";
+import { addDays, allD1, countEverywhere, DAY_MS, type EventInput, ingest, ingestToken, orgD1, orgToken, placedLike, platformToken, requestWith, rollup, resetDatabases, rowsEverywhere, SHARDED, todayDate, token } from "./helpers";
 import { everyDatabase, jobDatabases } from "../src/db/shards";
 import type { Bindings } from "../src/env";
 import { prepareRouteData } from "./route-data";
@@ -543,6 +543,8 @@ describe("cron: a rollup run that dies at any call", () => {
         const tag = `f${runners.indexOf(runner)}-${fault.call}-${fault.mode}-${fault.database.toLowerCase().replaceAll("_", "")}`;
         const prefix = prefixPlacedLike(tag, `c-${runners.indexOf(runner)}`, CRON_ORGS);
         const label = `${runner.name}, ${describeFault(fault, counter)} (${counter.callsOf(fault.database)[fault.call - 1].kind})`;
+        // each case on its own: the run sees only this case's data, and the platform reads read it alone
+        await resetDatabases();
         await prepare(prefix);
         const platformBefore = await platformAnswers();
 

@@ -205,10 +205,15 @@ export function relativeLogins(org: string, idPrefix: string) {
   return { today, at, login };
 }
 
-/** Empties every table of every database (the migrations stay applied). */
-export async function resetDatabases() {
-  for (const d1 of allD1()) {
+/** Empties every table of every database, and of `extra` ones (the migrations stay applied). */
+export async function resetDatabases(extra: D1Database[] = []) {
+  for (const d1 of [...allD1(), ...extra]) {
     // foreign keys are checked at commit, when every table is empty
-    await d1.batch([d1.prepare("PRAGMA defer_foreign_keys = ON"), ...(await applicationTables(d1)).map((t) => d1.prepare(`DELETE FROM "${t}"`))]);
+    // and AUTOINCREMENT starts again from 1 (login_events.seq, as in a new database)
+    await d1.batch([
+      d1.prepare("PRAGMA defer_foreign_keys = ON"),
+      ...(await applicationTables(d1)).map((t) => d1.prepare(`DELETE FROM "${t}"`)),
+      d1.prepare("DELETE FROM sqlite_sequence"),
+    ]);
   }
 }

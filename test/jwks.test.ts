@@ -18,6 +18,9 @@ const publicKeys = testKeys.map((k) => k.publicJwk);
 const rotatedKid = "rotated-2026";
 const rotatedPublic: Jwk = { ...strangerKey.publicJwk, kid: rotatedKid };
 
+// The worker caches key sets per URL at module scope, which outlives this file (vitest.config.ts:
+// `isolate: false`): a fresh URL per endpoint, unique to this run of the file.
+const run = crypto.randomUUID();
 let urlSeq = 0;
 interface FakeJwks {
   url: string;
@@ -27,7 +30,7 @@ interface FakeJwks {
 }
 
 function fakeJwksEndpoint(keys: Jwk[] = publicKeys): FakeJwks {
-  const url = `https://keys.test/${++urlSeq}/.well-known/jwks.json`;
+  const url = `https://keys.test/${run}/${++urlSeq}/.well-known/jwks.json`;
   let calls = 0;
   let answer: () => Promise<Response> | Response = () => Response.json({ keys });
   const real = globalThis.fetch;
