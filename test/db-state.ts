@@ -33,3 +33,37 @@ export async function dbState(databases: D1Database[] = shardsOf(env as Bindings
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n\n")));
   return { counts, hash: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("") };
 }
+
+/**
+ * Every row of every application table of each database, and its AUTOINCREMENT counters, with a
+ * function that puts exactly that back (whatever was written since is gone): a test that needs
+ * the same starting state many times builds it once. Rows travel as one JSON text per table:
+ * SQLite's json_array keeps integers, reals, text and NULL apart, and refuses a BLOB outright.
+ */
+export async function snapshotDatabases(databases: D1Database[] = shardsOf(env as Bindings).map((s) => s.d1)): Promise<() => Promise<void>> {
+  const quote = (name: string) => `"${name}"`;
+  const saved: { db: D1Database; tables: { table: string; columns: string[]; rows: string }[] }[] = [];
+  for (const db of databases) {
+    const tables = [...(await applicationTables(db)), "sqlite_sequence"];
+    const info = await db.batch<{ name: string }>(tables.map((t) => db.prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid").bind(t)));
+    const columns = info.map((r) => r.results.map((c) => c.name));
+    const dumps = await db.batch<{ rows: string }>(
+      tables.map((t, i) => db.prepare(`SELECT json_group_array(json_array(${columns[i].map(quote).join(", ")})) AS rows FROM ${quote(t)}`)),
+    );
+    saved.push({ db, tables: tables.map((t, i) => ({ table: quote(t), columns: columns[i], rows: dumps[i].results[0].rows })) });
+  }
+  return async () => {
+    for (const { db, tables } of saved) {
+      // foreign keys are checked at commit, when every table holds its saved rows again
+      await db.batch([
+        db.prepare("PRAGMA defer_foreign_keys = ON"),
+        ...tables.map(({ table }) => db.prepare(`DELETE FROM ${table}`)),
+        ...tables
+          .filter(({ rows }) => rows !== "[]")
+          .map(({ table, columns, rows }) =>
+            db.prepare(`INSERT INTO ${table} (${columns.map(quote).join(", ")}) SELECT ${columns.map((_, k) => `value ->> ${k}`).join(", ")} FROM json_each(?1)`).bind(rows),
+          ),
+      ]);
+    }
+  };
+}

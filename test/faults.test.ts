@@ -4,7 +4,7 @@ import { ChunkSizer, runRollup, type RollupOptions } from "../src/rollup/rollup"
 import { CRON_ROLLUP } from "../src/scheduled";
 import worker from "../src/index";
 import { expectErrorBody as expectContractBody } from "./contract";
-import { applicationTables, dbState } from "./db-state";
+import { applicationTables, dbState, snapshotDatabases } from "./db-state";
 import { D1_UNAVAILABLE, FAULT_MODES, FaultyD1, type CallKind, type Fault, type FaultMode } from "./faulty-d1";
 import { addDays, allD1, countEverywhere, DAY_MS, type EventInput, ingest, ingestToken, orgD1, orgToken, placedLike, platformToken, requestWith, rollup, resetDatabases, rowsEverywhere, SHARDED, todayDate, token } from "./helpers";
 import { everyDatabase, jobDatabases } from "../src/db/shards";
@@ -530,23 +530,28 @@ describe("cron: a rollup run that dies at any call", () => {
 
   for (const runner of runners) {
     it(`${runner.name}: the run rejects, answers stay exact, the next run converges`, async () => {
-      // Fault-free pass on the same shape of tail: how many calls a run makes, and of which kind.
-      await prepare(`c-${runners.indexOf(runner)}`);
+      // The state every case starts from, alone in the databases: the dataset, its tail unsealed
+      // (the platform reads read it alone). Built once, put back before each case.
+      const prefix = `c-${runners.indexOf(runner)}`;
+      await resetDatabases();
+      await prepare(prefix);
+      const restore = await snapshotDatabases();
+      const start = await dbState();
+      const platformBefore = await platformAnswers();
+
+      // Fault-free pass on that state: how many calls a run makes, and of which kind.
       const counter = new FaultyD1(env.DB);
       await runner.run(counter);
       expect(counter.everyCall.length).toBeGreaterThanOrEqual(3);
-      expect(await derivedTables(`c-${runners.indexOf(runner)}`)).toEqual(referenceTables);
+      expect(await derivedTables(prefix)).toEqual(referenceTables);
+      await restore();
+      expect(await dbState(), "restored: every row as it was").toEqual(start);
 
       const cases = faultCases(counter);
       const checkedStates = new Set<string>();
       for (const fault of cases) {
-        const tag = `f${runners.indexOf(runner)}-${fault.call}-${fault.mode}-${fault.database.toLowerCase().replaceAll("_", "")}`;
-        const prefix = prefixPlacedLike(tag, `c-${runners.indexOf(runner)}`, CRON_ORGS);
         const label = `${runner.name}, ${describeFault(fault, counter)} (${counter.callsOf(fault.database)[fault.call - 1].kind})`;
-        // each case on its own: the run sees only this case's data, and the platform reads read it alone
-        await resetDatabases();
-        await prepare(prefix);
-        const platformBefore = await platformAnswers();
+        await restore();
 
         const faulty = new FaultyD1(env.DB, fault);
         // The run fails loudly (for the scheduled handler: Cloudflare records a failed invocation).
