@@ -14,15 +14,16 @@
 //      a response arrives; 429 and 503 are waited out (Retry-After) and the same body re-sent
 //   4. checks: every event acknowledged; per response accepted + duplicates = events sent and
 //      nothing already acknowledged is accepted again; summed accepted ≤ unique events, short
-//      only by events of aborted requests; stored events per org (wrangler d1 execute) equal the
+//      only by events of aborted requests; stored events per org (read from the D1 files) equal the
 //      unique events exactly, with the same successes, machine events, identities and services;
 //      login-trends (per day) and logins-by-provider equal a recount from the generated events,
 //      both before the rollup (live tail) and after the */15 cron has folded everything
 //   3b. the per-token rate limit through the real binding (wrangler.toml's, its period kept and its
-//      limit lowered to LOAD_TEST_RATE_LIMIT in the tested copy): after the load, one more token sends
-//      single-event requests 8 at a time from a reserved pool until it is refused with 429
-//      (RATE_LIMITED, Retry-After = wrangler.toml's period), waits, and sends the rest of the
-//      pool; a token that is never refused is a failure. The pool counts like every other event.
+//      limit lowered to LOAD_TEST_RATE_LIMIT in the tested copy): before the load, one more token
+//      sends single-event requests 8 at a time from a reserved pool until it is refused with 429
+//      (RATE_LIMITED, Retry-After = wrangler.toml's period); the load starts then, while it waits
+//      and sends the rest of the pool; a token that is never refused is a failure. The pool
+//      counts like every other event.
 //   5. a compact report; exit 1 on any mismatch. wrangler is always stopped, the temp dir removed.
 //
 // Options (npm run test:load -- <options>):
@@ -43,6 +44,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { throwawaySigner, writeSignerVars } from "./lib/keys.mjs";
 import { QUEUES_TOML, shardBindings, shardsToml } from "./lib/scale-config.mjs";
+import { queryLocalD1 } from "./lib/local-d1.mjs";
 import { freePort, runWrangler, startWrangler } from "./lib/runtime.mjs";
 import { snapshotSources, sourcesChanged } from "./lib/snapshot.mjs";
 
@@ -295,29 +297,12 @@ function planRequests(universe, { clients, seed }) {
 const wrangler = (cwd, args) => runWrangler(WRANGLER, cwd, args);
 
 /**
- * Runs SQL statements against every local D1 database (`DB`, and the shards with --shards)
- * with `wrangler d1 execute --json`; one rows array per statement, every database's rows
+ * Runs SQL statements against every local D1 database (`DB`, and the shards with --shards), read
+ * from their files (scripts/lib/local-d1.mjs); one rows array per statement, every database's rows
  * concatenated (an organization's rows live in one database).
  */
-function d1Query(snapshot, persistTo, statements) {
-  const parts = shardBindings(opts.shards).map((binding) => d1QueryOne(snapshot, persistTo, statements, binding));
-  return statements.map((_, i) => parts.flatMap((p) => p[i]));
-}
-
-/** `d1Query` against one database (binding name). */
-function d1QueryOne({ dir, config }, persistTo, statements, binding) {
-  const out = wrangler(dir, ["d1", "execute", binding, "--local", "--config", config, "--persist-to", persistTo, "--json", "--command", statements.join("; ")]);
-  const start = out.indexOf("[");
-  let parsed;
-  try {
-    parsed = JSON.parse(out.slice(start));
-  } catch {
-    throw new Error(`wrangler d1 execute --json printed something unexpected:\n${out.slice(0, 2000)}`);
-  }
-  if (!Array.isArray(parsed) || parsed.length !== statements.length || parsed.some((r) => !r.success)) {
-    throw new Error(`wrangler d1 execute: unexpected result:\n${out.slice(0, 2000)}`);
-  }
-  return parsed.map((r) => r.results);
+function d1Query(persistTo, statements) {
+  return queryLocalD1(persistTo, statements, { databases: opts.shards });
 }
 
 // ---- the load phase ----------------------------------------------------------------------------
@@ -382,6 +367,13 @@ async function runLoad({ base, universe, requests, tokens, burst }) {
     if (problems.length <= 10) console.error(`  MISMATCH ${msg}`);
   };
   const deadline = Date.now() + LOAD_DEADLINE_MS;
+  // what the load clients and the rate-limit phase each sent (they run side by side)
+  const loadStats = { attempts: 0, eventsSent: 0 };
+  const burstStats = { attempts: 0, eventsSent: 0, refused: null }; // refused: attempts until the first 429
+  let burstRefused;
+  const refusedOrDone = new Promise((resolve) => {
+    burstRefused = resolve;
+  });
 
   /**
    * Sends one body until a 202 arrives; returns the parsed response. `sent` describes the body
@@ -398,6 +390,9 @@ async function runLoad({ base, universe, requests, tokens, burst }) {
       const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
       stats.attempts++;
       stats.eventsSent += count;
+      const phase = req.client === "burst" ? burstStats : loadStats;
+      phase.attempts++;
+      phase.eventsSent += count;
       let res;
       let text;
       const ackedBefore = keys.filter((k) => acked.has(k)).length;
@@ -422,7 +417,13 @@ async function runLoad({ base, universe, requests, tokens, burst }) {
         if (timer) clearTimeout(timer);
       }
       if (res.status === 429 || res.status === 503) {
-        if (res.status === 429) stats.throttled429++;
+        if (res.status === 429) {
+          stats.throttled429++;
+          if (req.client === "burst" && burstStats.refused === null) {
+            burstStats.refused = burstStats.attempts;
+            burstRefused();
+          }
+        }
         else stats.unavailable503++;
         let code = null;
         try {
@@ -496,43 +497,50 @@ async function runLoad({ base, universe, requests, tokens, burst }) {
   for (const req of requests) {
     for (const k of Object.keys(stats.copies)) stats.copies[k] += req.copies[k];
   }
+
+  // The rate-limit phase: one more token sends single-event requests 8 at a time until it is
+  // refused; the load starts then, while that token waits out its Retry-After and sends the rest
+  // of its pool in batches.
+  async function rateLimitPhase() {
+    const b0 = performance.now();
+    let next = 0;
+    const single = (i, tag) => {
+      const body = JSON.stringify(universe[i]);
+      return deliver({ index: tag, client: "burst" }, { body, count: 1, keys: [keyOf(universe[i])] }, burst.token);
+    };
+    // (with --queue the pool goes out in batches like the rest: the limit is the same middleware, proved by the direct run)
+    await Promise.all(
+      Array.from({ length: opts.queue ? 0 : 8 }, async () => {
+        while (burstStats.refused === null && next < burst.pool.length) {
+          const k = next++;
+          await single(burst.pool[k], `burst-${k}`);
+        }
+      }),
+    );
+    burstRefused(); // never refused (a failure, reported below) or --queue: the load goes on
+    for (let k = next; k < burst.pool.length; k += MAX_BATCH) {
+      const events = burst.pool.slice(k, k + MAX_BATCH).map((i) => universe[i]);
+      const body = JSON.stringify({ events });
+      await deliver({ index: `burst-rest-${k}`, client: "burst" }, { body, count: events.length, keys: [...new Set(events.map(keyOf))] }, burst.token);
+    }
+    return (performance.now() - b0) / 1000;
+  }
+
   const perClient = tokens.map((_, c) => requests.filter((r) => r.client === c));
+  const burstRun = Promise.allSettled([rateLimitPhase()]);
+  await refusedOrDone;
   const t0 = performance.now();
   const results = await Promise.allSettled(perClient.map((mine, c) => client(c, mine)));
   stats.seconds = (performance.now() - t0) / 1000;
-  const failed = results.filter((r) => r.status === "rejected");
+  const rateLimited = await burstRun;
+  const failed = [...results, ...rateLimited].filter((r) => r.status === "rejected");
   if (failed.length > 0) {
     throw failed[0].reason instanceof Failure ? failed[0].reason : new Failure(`a client crashed: ${failed[0].reason?.stack ?? failed[0].reason}`);
   }
-
-  // The rate-limit phase: one token, single-event requests 8 at a time, until it is refused.
-  stats.load = { attempts: stats.attempts, eventsSent: stats.eventsSent };
-  const sentBefore = stats.attempts;
-  const b0 = performance.now();
-  let next = 0;
-  const single = (i, tag) => {
-    const body = JSON.stringify(universe[i]);
-    return deliver({ index: tag, client: "burst" }, { body, count: 1, keys: [keyOf(universe[i])] }, burst.token);
-  };
-  // (with --queue the pool goes out in batches like the rest: the limit is the same middleware, proved by the direct run)
-  await Promise.all(
-    Array.from({ length: opts.queue ? 0 : 8 }, async () => {
-      while (stats.throttled429 === 0 && next < burst.pool.length) {
-        const k = next++;
-        await single(burst.pool[k], `burst-${k}`);
-      }
-    }),
-  );
-  stats.burst = { requestsUntilRefused: stats.throttled429 > 0 ? stats.attempts - sentBefore : null, seconds: 0 };
-  // whatever the pool has left goes out in batches, once the wait is over
-  for (let k = next; k < burst.pool.length; k += MAX_BATCH) {
-    const events = burst.pool.slice(k, k + MAX_BATCH).map((i) => universe[i]);
-    const body = JSON.stringify({ events });
-    await deliver({ index: `burst-rest-${k}`, client: "burst" }, { body, count: events.length, keys: [...new Set(events.map(keyOf))] }, burst.token);
-  }
-  stats.burst.seconds = (performance.now() - b0) / 1000;
-  if (stats.throttled429 === 0 && !opts.queue) {
-    problem(`one token sent ${stats.attempts - sentBefore} requests (limit ${burst.limit} per ${burst.period} s) and was never refused: the per-token rate limit is not enforced`);
+  stats.load = loadStats;
+  stats.burst = { requestsUntilRefused: burstStats.refused, seconds: rateLimited[0].value };
+  if (burstStats.refused === null && !opts.queue) {
+    problem(`one token sent ${burstStats.attempts} requests (limit ${burst.limit} per ${burst.period} s) and was never refused: the per-token rate limit is not enforced`);
   }
   return { stats, acked, abortedKeys, problems };
 }
@@ -585,8 +593,8 @@ const STORED_SQL = [
   "SELECT COUNT(*) AS n FROM organizations",
 ];
 
-function checkStored(snapshot, persistTo, expect, slugs, problem) {
-  const [events, identities, services, orgCounts] = d1Query(snapshot, persistTo, STORED_SQL);
+function checkStored(persistTo, expect, slugs, problem) {
+  const [events, identities, services, orgCounts] = d1Query(persistTo, STORED_SQL);
   const orgCount = orgCounts.reduce((sum, r) => sum + r.n, 0);
   // sharded: every database holds some of the organizations, each organization exactly one database
   if (opts.shards > 1) {
@@ -618,8 +626,8 @@ function checkStored(snapshot, persistTo, expect, slugs, problem) {
 }
 
 /** Summed over the databases (a database's watermark never passes its max(seq), so the sums are equal only when each pair is). */
-function rollupState(snapshot, persistTo) {
-  const [rows] = d1Query(snapshot, persistTo, [
+function rollupState(persistTo) {
+  const [rows] = d1Query(persistTo, [
     `SELECT (SELECT COUNT(*) FROM dirty_days) AS dirty,
        (SELECT value FROM rollup_state WHERE key = 'events_watermark') AS watermark,
        (SELECT COALESCE(MAX(seq), 0) FROM login_events) AS max_seq`,
@@ -694,14 +702,14 @@ try {
   const platformToken = await mint({ sub: "load-platform-owner", is_platform_owner: true });
 
   // 3. load
-  log(`load: ${opts.clients} clients posting …`);
+  log(`load: the rate-limit token until its first 429, then ${opts.clients} clients posting …`);
   const burst = { ...rate, pool, token: await mint({ sub: "load-burst", scope: "events:write" }) };
   const { stats, acked, abortedKeys, problems } = await runLoad({ base, universe, requests, tokens, burst });
   const problem = (msg) => {
     problems.push(msg);
     if (problems.length <= 10) console.error(`  MISMATCH ${msg}`);
   };
-  log(`load done in ${stats.seconds.toFixed(2)} s; rate-limit phase done in ${stats.burst.seconds.toFixed(2)} s`);
+  log(`load done in ${stats.seconds.toFixed(2)} s; the rate-limit phase (the load started at its first 429) in ${stats.burst.seconds.toFixed(2)} s`);
 
   // 4a. acknowledgement and response accounting
   const unique = uniqueKeys.size;
@@ -716,7 +724,7 @@ try {
     // 4a'. the consumer drains the queue: every unique event stored, nothing dead-lettered
     const d0 = performance.now();
     for (;;) {
-      const [rows] = d1Query(snapshot, persistTo, ["SELECT (SELECT COUNT(*) FROM login_events) AS stored, (SELECT COUNT(*) FROM dead_letters) AS dead"]);
+      const [rows] = d1Query(persistTo, ["SELECT (SELECT COUNT(*) FROM login_events) AS stored, (SELECT COUNT(*) FROM dead_letters) AS dead"]);
       const q = rows.reduce((sum, r) => ({ stored: sum.stored + r.stored, dead: sum.dead + r.dead }));
       if (q.dead > 0) problem(`${q.dead} messages were dead-lettered`);
       if (q.stored >= unique || q.dead > 0) break;
@@ -740,7 +748,7 @@ try {
     const text = await res.text();
     if (!res.ok) throw new Failure(`GET /__scheduled answered ${res.status}: ${text.slice(0, 500)}`);
     runs++;
-    state = rollupState(snapshot, persistTo);
+    state = rollupState(persistTo);
     if (state.dirty === 0 && state.watermark === state.max_seq) break;
     if (runs >= MAX_ROLLUP_RUNS) throw new Failure(`rollup incomplete after ${runs} cron runs: ${JSON.stringify(state)}`);
   }
@@ -748,7 +756,7 @@ try {
   const after = await checkAnalytics({ base, token: platformToken, expect, slugs, today, phase: "after rollup", problem });
 
   // 4d. what is stored, straight from D1
-  const stored = checkStored(snapshot, persistTo, expect, slugs, problem);
+  const stored = checkStored(persistTo, expect, slugs, problem);
   if (stored.total !== unique) problem(`stored ${stored.total} events, expected exactly ${unique}`);
   if (state.max_seq < stored.total) problem(`max(seq) ${state.max_seq} < stored ${stored.total}`);
 
@@ -773,7 +781,7 @@ try {
     opts.queue
       ? `  rate limit           not exercised with --queue (the same middleware; the direct run proves it)`
       : `  rate limit           one token ${s.burst.requestsUntilRefused === null ? "never refused" : `refused (429) after ${fmt(s.burst.requestsUntilRefused)} requests`} (limit ${fmt(rate.limit)} per ${rate.period} s); phase ${s.burst.seconds.toFixed(1)} s, ${fmt(pool.length)} events`,
-    `  load phase           ${s.seconds.toFixed(2)} s: ${fmt(s.load.eventsSent / s.seconds)} events/s, ${(s.load.attempts / s.seconds).toFixed(1)} requests/s held (${opts.clients} clients; the rate-limit phase not included)`,
+    `  load phase           ${s.seconds.toFixed(2)} s: ${fmt(s.load.eventsSent / s.seconds)} events/s, ${(s.load.attempts / s.seconds).toFixed(1)} requests/s held (${opts.clients} clients; the rate-limit phase's requests not counted)`,
     `  rollup               ${runs} cron run(s)`,
     `  total                ${((performance.now() - started) / 1000).toFixed(1)} s`,
     "",
