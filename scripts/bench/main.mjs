@@ -2,7 +2,7 @@
 // See scripts/bench.mjs for the overview and `npm run bench -- --help` for the options.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -12,6 +12,7 @@ import { createD1Shim } from "./d1-shim.mjs";
 import { ENDPOINTS, readContext } from "./endpoints.mjs";
 import { generate, ingestEvents as syntheticEvents, planOrgs } from "./generate.mjs";
 import { benchKeys } from "../lib/keys.mjs";
+import { localD1Files } from "../lib/local-d1.mjs";
 import { parseOptions, USAGE } from "./options.mjs";
 import { snapshotSources, sourcesChanged } from "../lib/snapshot.mjs";
 import { measureQueries } from "./queries-phase.mjs";
@@ -189,10 +190,9 @@ function run(cmd, args, env = {}) {
 function migrateFreshState() {
   rmSync(STATE, { recursive: true, force: true });
   run(process.execPath, [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--config", snapshot.config, "--persist-to", STATE]);
-  const dir = join(STATE, "v3", "d1", "miniflare-D1DatabaseObject");
-  const files = readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f));
-  if (files.length !== 1) throw new Error(`expected one D1 database file in ${dir}, found: ${files.join(", ") || "none"}`);
-  const file = join(dir, files[0]);
+  const files = localD1Files(STATE);
+  if (files.length !== 1) throw new Error(`expected one D1 database file under ${STATE}, found: ${files.join(", ") || "none"}`);
+  const file = files[0];
   // fold the migration's WAL into the file, so a plain copy of the file is the whole database
   const db = new DatabaseSync(file);
   db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -263,8 +263,7 @@ async function runtimePhase(q, model, ctx) {
   const keys = await benchKeys(varsFile);
   const port = opts.port || (await freePort());
   log(`starting wrangler dev (--persist-to ${rel(STATE)}, --env-file ${rel(varsFile)}, keys: ${keys.source}) …`);
-  const d1Dir = join(STATE, "v3", "d1", "miniflare-D1DatabaseObject");
-  const d1Files = () => readdirSync(d1Dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)).join(",");
+  const d1Files = () => localD1Files(STATE).join(",");
   const before = d1Files();
   const server = await startWrangler({ node: process.execPath, wrangler: WRANGLER, cwd: snapshot.dir, config: snapshot.config, persistTo: STATE, varsFile, port, log });
   if (d1Files() !== before) {
