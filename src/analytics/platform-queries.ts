@@ -1,7 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { all, first, namedBatch } from "../db/client";
 import type { Db } from "../env";
-import { dailyPlatformStats } from "../db/schema";
+import { dailyPlatformStats, IDENTITIES_WITH_LOGIN_KEY, rollupState } from "../db/schema";
 import { HEALTH, type HealthCountsRow, healthCountsCtes } from "../governance/health";
 import { platformWindowedActiveCount } from "../metrics/active-windows";
 import { orgFiguresCtes, orgsTailCtes } from "../metrics/org-windows";
@@ -50,7 +50,8 @@ export async function platformOverview(db: Db, range: DayRange) {
   return first<PlatformOverview>(db, sql`WITH ${platformTailCtes}
     SELECT
       (SELECT COUNT(*) FROM organizations) AS organizations,
-      (SELECT COUNT(*) FROM identities WHERE first_day IS NOT NULL)
+      -- identities with a sealed first login (a counter the fold keeps), and those the tail brings
+      COALESCE((SELECT value FROM ${rollupState} WHERE key = ${IDENTITIES_WITH_LOGIN_KEY}), 0)
         + (SELECT COUNT(*) FROM tail_first f CROSS JOIN identities i ON i.id = f.identity_id WHERE i.first_day IS NULL) AS identities,
       ${
         platformWindowedActiveCount(range.start, range.end) ??

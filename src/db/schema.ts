@@ -272,6 +272,11 @@ export const rollupState = sqliteTable("rollup_state", {
 });
 
 export const WATERMARK_KEY = "events_watermark";
+/**
+ * How many identities have a sealed first login (identities.first_day set): kept by the fold, in
+ * the batch that sets first_day, so the platform overview counts identities without a pass over them.
+ */
+export const IDENTITIES_WITH_LOGIN_KEY = "identities_with_login";
 
 /**
  * Messages the ingest queue gave up on (after its retries), parked by the dead-letter

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { first, namedBatch } from "../db/client";
-import { activeWindowDeltas, dailyActivity, dailyOrgStats, dailyPlatformStats, dirtyDays, identities, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
+import { activeWindowDeltas, dailyActivity, dailyOrgStats, dailyPlatformStats, dirtyDays, identities, IDENTITIES_WITH_LOGIN_KEY, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
 import type { Db } from "../env";
 import { foldReactivations } from "../governance/reactivations";
 import { foldWindowDeltas } from "../metrics/active-windows";
@@ -111,6 +111,11 @@ function foldChunk(db: Db, from: number, to: number) {
     cohortWeeks: foldCohortWeeks(from, to, guard),
     cohortZeros: deleteZeroCohortCells,
     orgLogins: foldOrgLogins(from, to, guard),
+    // before identities take the chunk: the identities whose first login it is (first_day still unset)
+    identitiesWithLogin: sql`UPDATE ${rollupState} SET value = value + (
+        SELECT COUNT(*) FROM ${identities}
+        WHERE first_day IS NULL AND id IN (SELECT identity_id FROM ${loginEvents} WHERE ${chunk} AND outcome = 'success'))
+      WHERE key = ${IDENTITIES_WITH_LOGIN_KEY} AND ${guard}`,
     identities: sql`UPDATE ${identities} SET
         first_login_at = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at),
         first_day = MIN(COALESCE(identities.first_login_at, c.first_at), c.first_at) / ${DAY_MS_SQL},
@@ -201,7 +206,11 @@ export async function runRollup(db: Db, options: RollupOptions = {}): Promise<Ro
   let recomputedDays = 0;
   const canContinue = () => batches < maxBatches && Date.now() - started < budgetMs;
 
-  await namedBatch(db, { init: sql`INSERT OR IGNORE INTO ${rollupState} (key, value) VALUES (${WATERMARK_KEY}, 0)` });
+  // Both rows exist once the migrations ran (0010 counts what was sealed before it); on a database
+  // without them nothing was ever folded, so they start at 0.
+  await namedBatch(db, {
+    init: sql`INSERT OR IGNORE INTO ${rollupState} (key, value) VALUES (${WATERMARK_KEY}, 0), (${IDENTITIES_WITH_LOGIN_KEY}, 0)`,
+  });
   let watermark = 0;
   for (;;) {
     const state = (await first<{ watermark: number; max_seq: number }>(db, sql`SELECT
