@@ -118,7 +118,8 @@ async function main() {
   // ---- 2. a live tail: ~tailMinutes of new events through the real ingest SQL --------------
   const model = planOrgs(opts);
   const largest = model.orgs[0].slug;
-  const tailCount = Math.max(1, Math.round((opts.events * opts.tailMinutes) / (opts.days * 1440)));
+  const tailPerDay = opts.tailPerDay || opts.events / opts.days;
+  const tailCount = Math.max(1, Math.round((tailPerDay * opts.tailMinutes) / 1440));
   const tailNow = Date.now();
   const ctx = buildContext(q, largest, tailNow);
   results.context = { org: largest, range: ctx.dates, tailEvents: tailCount };
@@ -134,7 +135,7 @@ async function main() {
     for (let i = 0; i < events.length; i += 1000) accepted += (await q.storeEvents(qdb, events.slice(i, i + 1000), tailNow)).accepted;
     const ms = performance.now() - t;
     results.tailIngest = { events: events.length, accepted, ms };
-    log(`tail: ingested ${accepted} events (${opts.tailMinutes} min at the average rate) through storeEvents in ${ms.toFixed(1)} ms; now reading with an unsealed tail`);
+    log(`tail: ingested ${accepted} events (${opts.tailMinutes} min at ${opts.tailPerDay ? `${fmtInt(opts.tailPerDay)} events a day` : "the average rate"}) through storeEvents in ${ms.toFixed(1)} ms; now reading with an unsealed tail`);
 
     // ---- 3. query cost: ours vs reference (tail state), answers compared -------------------
     log(`query cost for ${largest}, ${ctx.dates.start}..${ctx.dates.end} (ours = src/ query functions; reference = raw-event shapes):`);
@@ -202,7 +203,7 @@ function migrateFreshState() {
 
 function computeCacheKey() {
   const data = { ...opts };
-  for (const k of ["requests", "endpointBudget", "ingestSeconds", "ingestBatch", "matrixRequests", "queryBudget", "refReps", "port", "dir", "skipRuntime", "reuse", "rangeDays", "tailMinutes"]) delete data[k];
+  for (const k of ["requests", "endpointBudget", "ingestSeconds", "ingestBatch", "matrixRequests", "queryBudget", "refReps", "port", "dir", "skipRuntime", "reuse", "rangeDays", "tailMinutes", "tailPerDay"]) delete data[k];
   return createHash("sha256")
     .update(JSON.stringify(data))
     .update(readFileSync(join(ROOT, "scripts", "bench", "generate.mjs")))
@@ -405,7 +406,7 @@ function printReport() {
   out.push("", `loginpulse bench — ${fmtInt(o.events)} events / ${o.orgs} orgs / ${o.days} days (seed ${o.seed}) on ${results.machine.cpus} CPU, ${results.machine.node}`);
   if (d) out.push(`data: ${fmtInt(d.identities)} identities (${fmtInt(d.machineIdentities)} machine), ${d.services} services; largest org ${d.largest.slug} = ${fmtInt(d.largest.events)} events (${(d.largest.share * 100).toFixed(1)}%); generated in ${d.seconds.toFixed(1)} s`);
   out.push(`source: git ${results.source.gitHead}${results.source.uncommittedSrcChanges ? " + uncommitted src changes" : ""}, src snapshot ${results.source.srcHash}${results.source.changedDuringRun ? " (src/ changed while the bench ran: every phase still measured this snapshot)" : ""}`);
-  out.push(`reads: org ${results.context.org}, ${results.context.range.start}..${results.context.range.end} (${results.context.range.days} days); tail = ${results.context.tailEvents} unsealed events (${o.tailMinutes} min)`);
+  out.push(`reads: org ${results.context.org}, ${results.context.range.start}..${results.context.range.end} (${results.context.range.days} days); tail = ${results.context.tailEvents} unsealed events (${o.tailMinutes} min${o.tailPerDay ? ` at ${fmtInt(o.tailPerDay)} a day` : ""})`);
 
   out.push("", "1. Query cost through the D1 shim (node:sqlite, same engine and data): ours = src/ query functions, reference = raw-event shapes");
   out.push(

@@ -12,6 +12,8 @@ Scale (defaults finish in ~5 minutes on 2 cores; the DESIGN target is --events 1
   --seed <n>                 PRNG seed                                BENCH_SEED        (42)
   --range-days <n>           dashboard range for the reads           BENCH_RANGE_DAYS  (365)
   --tail-minutes <n>         unsealed tail added before the reads    BENCH_TAIL_MINUTES (15)
+  --tail-per-day <n>         the tail's rate in events a day (a steady
+                             state bigger than the history's)         BENCH_TAIL_PER_DAY (the history's average)
 Measurement:
   --requests <n>             sequential requests per endpoint        BENCH_REQUESTS    (200)
   --endpoint-budget <s>      max seconds per endpoint (≥ 20 samples) BENCH_ENDPOINT_BUDGET (8)
@@ -38,6 +40,7 @@ const SPEC = {
   seed: { type: "string", kind: "int", def: 42 },
   "range-days": { type: "string", kind: "int", def: 365 },
   "tail-minutes": { type: "string", kind: "float", def: 15 },
+  "tail-per-day": { type: "string", kind: "int", def: 0 },
   requests: { type: "string", kind: "int", def: 200 },
   "endpoint-budget": { type: "string", kind: "float", def: 8 },
   "ingest-seconds": { type: "string", kind: "float", def: 10 },
