@@ -169,6 +169,9 @@ export async function countEverywhere(query: string, ...params: unknown[]): Prom
   return (await rowsEverywhere<{ n: number }>(query, ...params)).reduce((sum, r) => sum + r.n, 0);
 }
 
+/** Dirty (org, day) pairs the rollup still owes, in every database: days up to today (later ones wait until they come). */
+export const dueDirtyDays = (now = Date.now()) => countEverywhere("SELECT COUNT(*) AS n FROM dirty_days WHERE day <= ?1", Math.floor(now / DAY_MS));
+
 /** The rollup in every database, as the cron runs it; counts summed, complete when all are. */
 export async function rollup(options?: RollupOptions): Promise<RollupResult> {
   const parts = await everyDatabase(testDatabases(), (db) => runRollup(db, options));

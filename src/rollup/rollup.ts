@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { first, namedBatch } from "../db/client";
 import { activeWindowDeltas, dailyActivity, dailyOrgStats, dailyPlatformStats, dirtyDays, identities, IDENTITIES_WITH_LOGIN_KEY, loginEvents, rollupState, WATERMARK_KEY } from "../db/schema";
 import type { Db } from "../env";
+import { DAY_MS } from "../lib/dates";
 import { foldReactivations } from "../governance/reactivations";
 import { foldWindowDeltas } from "../metrics/active-windows";
 import { deleteZeroCohortCells, foldCohortWeeks } from "../metrics/cohorts";
@@ -23,6 +24,8 @@ export interface RollupOptions {
   budgetMs?: number;
   /** Testing hook: stop after this many batches, as if the invocation had been killed. */
   maxBatches?: number;
+  /** The run's time (ms; default now): dirty days after its day wait until they come (see recomputeDirtyDays). */
+  now?: number;
 }
 
 /**
@@ -154,13 +157,20 @@ function foldChunk(db: Db, from: number, to: number) {
 }
 
 /**
- * Recomputes the daily tables for up to `limit` dirty (org, day) pairs and clears
- * them, in one batch. The claimed set is the same subquery in every statement;
+ * Recomputes the daily tables for up to `limit` dirty (org, day) pairs up to `today` and
+ * clears them, in one batch. The claimed set is the same subquery in every statement;
  * inside the batch's transaction it cannot change, and the recompute is a pure
  * function of daily_activity and identities, so re-running it is harmless.
+ *
+ * Days after today stay dirty until they come. A login dirties the 29 days after its own (its
+ * WAU/MAU windows), so a day is dirtied again and again while it is in the future; recomputed
+ * then, every cron run would redo about 30 days for each organization with a login, most of
+ * them days nobody can read yet. Reads treat a dirty day as stale whenever it is (they recompute
+ * it live, as any dirty day), so answers are exact either way; a future day is recomputed once,
+ * by the first run on or after it, and again only if a later login dirties it.
  */
-function recomputeDirtyDays(db: Db, limit: number) {
-  const claimed = sql`SELECT org_id, day FROM ${dirtyDays} ORDER BY org_id, day LIMIT ${limit}`;
+function recomputeDirtyDays(db: Db, limit: number, today: number) {
+  const claimed = sql`SELECT org_id, day FROM ${dirtyDays} WHERE day <= ${today} ORDER BY org_id, day LIMIT ${limit}`;
   const claimedCtes = sql`target AS (${claimed}),
     activity AS (SELECT * FROM ${dailyActivity}),
     tail_first(identity_id, day) AS (SELECT NULL, NULL WHERE 0)`;
@@ -187,20 +197,22 @@ function recomputeDirtyDays(db: Db, limit: number) {
       SELECT s.day, SUM(s.logins), SUM(s.failed_logins) FROM ${dailyOrgStats} s
       WHERE s.day IN (SELECT day FROM (${claimed})) GROUP BY s.day`,
     cleared: sql`DELETE FROM ${dirtyDays} WHERE (org_id, day) IN (${claimed})`,
-    remaining: sql`SELECT COUNT(*) AS n FROM ${dirtyDays}`,
+    remaining: sql`SELECT COUNT(*) AS n FROM ${dirtyDays} WHERE day <= ${today}`,
   });
 }
 
 /**
- * One rollup run: fold every new event into daily_activity/identities (chunked),
- * then recompute every dirty day (chunked). Safe to interrupt anywhere and to
- * re-run: each batch is atomic and the next run continues where this one stopped.
+ * One rollup run: fold every new event into daily_activity/identities (chunked), then
+ * recompute every dirty day up to today (chunked); `complete` when none of those is left.
+ * Safe to interrupt anywhere and to re-run: each batch is atomic and the next run continues
+ * where this one stopped.
  */
 export async function runRollup(db: Db, options: RollupOptions = {}): Promise<RollupResult> {
   const { budgetMs = 20_000, maxBatches = Number.POSITIVE_INFINITY, targetBatchMs = 2_000 } = options;
   const events = new ChunkSizer(options.eventChunk ?? 5_000, options.eventChunk !== undefined, targetBatchMs, 50_000);
   const days = new ChunkSizer(options.dayChunk ?? 50, options.dayChunk !== undefined, targetBatchMs, 5_000);
   const started = Date.now();
+  const today = Math.floor((options.now ?? started) / DAY_MS);
   let batches = 0;
   let foldedEvents = 0;
   let recomputedDays = 0;
@@ -233,7 +245,7 @@ export async function runRollup(db: Db, options: RollupOptions = {}): Promise<Ro
 
   for (;;) {
     if (!canContinue()) return { foldedEvents, recomputedDays, batches, complete: false, watermark };
-    const { cleared, remaining } = await sizedBatch(days, (size) => recomputeDirtyDays(db, size));
+    const { cleared, remaining } = await sizedBatch(days, (size) => recomputeDirtyDays(db, size, today));
     batches++;
     recomputedDays += cleared.meta.changes;
     if ((remaining.results as { n: number }[])[0].n === 0) break;
