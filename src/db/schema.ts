@@ -255,14 +255,19 @@ export const dailyPlatformStats = sqliteTable("daily_platform_stats", {
   failedLogins: integer("failed_logins").notNull(),
 });
 
-/** (org, day) pairs whose daily rows must be recomputed by the next rollup pass. */
+/** (org, day) pairs whose daily rows must be recomputed: by the next rollup pass, or the first on or after the day. */
 export const dirtyDays = sqliteTable(
   "dirty_days",
   {
     orgId: integer("org_id").notNull(),
     day: integer("day").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.orgId, t.day] })],
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.day] }),
+    // platform reads look dirty days up by day: the days a login dirtied ahead (its WAU/MAU
+    // windows) stay until they come, so the table holds up to ~29 per active organization
+    index("dirty_days_day").on(t.day),
+  ],
 );
 
 /** Small key/value state; `events_watermark` = highest login_events.seq folded into daily_activity. */

@@ -1,0 +1,1 @@
+CREATE INDEX `dirty_days_day` ON `dirty_days` (`day`);
