@@ -314,3 +314,38 @@ describe("cron", () => {
     ).rejects.toThrow(/No job is scheduled/);
   });
 });
+
+describe("a tail of nothing but late logins, beside sealed logins after them", () => {
+  // Sealed first: u1 on Fri 05-16 and Sat 05-24, u2 on Tue 05-13. Then, unsealed: both on
+  // Wed 05-14 (late: u1's first login moves from 05-16 to 05-14). The windows ending after the
+  // tail's last day hold sealed logins that come after it, which the tail's correction must see.
+  const LATE = "late-tail-org";
+  const at = (id: string, user: string, date: string): EventInput => ({ id, org: LATE, user_id: user, service_id: "web", provider: "github", created_at: `${date}T10:00:00Z` });
+
+  it("WAU/MAU per day and the weekly lifecycle, before and after the rollup", async () => {
+    const late = await orgToken(LATE);
+    const read = async (path: string) => {
+      const r = await getJson<any>(`/api/organizations/${LATE}/analytics/${path}`, late);
+      expect(r.status, path).toBe(200);
+      return r.body;
+    };
+    await ingest([at("s1", "u1", "2025-05-16"), at("s2", "u1", "2025-05-24"), at("s3", "u2", "2025-05-13")]);
+    expect((await rollup()).complete).toBe(true);
+    await ingest([at("t1", "u1", "2025-05-14"), at("t2", "u2", "2025-05-14")]);
+    const check = async () => {
+      // [dau, wau, mau] per day: WAU counts u1 and u2 from 05-14 to 05-20 (u2 leaves when 05-14 does),
+      // u1 alone until 05-22 (its 05-16), nobody on 05-23
+      const expected = [[0, 0, 0], [1, 1, 1], [2, 2, 2], [0, 2, 2], [1, 2, 2], [0, 2, 2], [0, 2, 2], [0, 2, 2], [0, 2, 2], [0, 1, 2], [0, 1, 2], [0, 0, 2], [1, 1, 2], [0, 1, 2]];
+      const days = (await read("active-users?start_date=2025-05-12&end_date=2025-05-25")).days;
+      expect(days.map((d: { dau: number; wau: number; mau: number }) => [d.dau, d.wau, d.mau])).toEqual(expected);
+      // W20: both new (u1's first login is now 05-14); W21: u1 returns, u2 goes dormant
+      expect((await read("lifecycle?start_date=2025-05-12&end_date=2025-05-25")).weeks).toEqual([
+        { week: "2025-W20", week_start: "2025-05-12", new: 2, returning: 0, resurrecting: 0, dormant: 0 },
+        { week: "2025-W21", week_start: "2025-05-19", new: 0, returning: 1, resurrecting: 0, dormant: 1 },
+      ]);
+    };
+    await check();
+    await rollup();
+    await check();
+  });
+});

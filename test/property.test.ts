@@ -28,6 +28,8 @@ const WINDOW_DAYS = 75;
 const base = dayOfMs(Date.parse(`${addDays(todayDate(), -WINDOW_DAYS)}T00:00:00Z`));
 
 const eventArb = loginEventArb({ orgs: ORGS, ids: 151, users: 8, firstDay: base, days: WINDOW_DAYS });
+/** Only days at least 30 before today: after a rollup, a tail of nothing but late events (its last day long past). */
+const lateEventArb = loginEventArb({ orgs: ORGS, ids: 151, users: 8, firstDay: base, days: WINDOW_DAYS - 30 });
 
 /** Inventory feeds (known and never-seen ids), deprovisioning, and threshold changes. */
 const governanceArb = fc.oneof(
@@ -63,6 +65,7 @@ const governanceArb = fc.oneof(
 
 const actionArb = fc.oneof(
   { weight: 3, arbitrary: fc.array(eventArb, { minLength: 1, maxLength: 40 }).map((events) => ({ kind: "ingest" as const, events })) },
+  { weight: 1, arbitrary: fc.array(lateEventArb, { minLength: 1, maxLength: 20 }).map((events) => ({ kind: "ingest" as const, events })) },
   { weight: 1, arbitrary: governanceArb },
   {
     weight: 2,

@@ -100,13 +100,19 @@ export function tailOnlyActive(length: number, end: SQL, identityType?: "human" 
  * login in the tail, its coverage of window ends by all its login days (sealed ∪ tail) minus
  * its coverage by its sealed days alone, as spans like the fold's (+1 at a login day, −1 at
  * min(day + length, next login day)); days before the first end's window cannot cover an
- * end, so only [MIN(ends) − length + 1, MAX(ends)] is read. Needs liveCtes (`tail`).
+ * end, so only [MIN(ends) − length + 1, MAX(ends)] is read. Nor can a day that far from every
+ * tail day matter: the two coverages differ only at ends whose window holds a tail login, and
+ * those windows lie in [first tail day − length + 1, last tail day + length − 1], so the read
+ * is cut to that too (a tail of today's logins reads 2 × length − 1 days of each of its
+ * identities, not the whole range's). Needs liveCtes (`tail`).
  */
 export function tailWindowSeries(name: string, length: number, ends: SQL, identityType?: "human" | "machine"): SQL {
   const type = identityType ? sql`AND identity_type = ${identityType}` : sql``;
   const L = sql.raw(String(length));
-  const lo = sql`(SELECT MIN(day) FROM (${ends})) - ${sql.raw(String(length - 1))}`;
-  const hi = sql`(SELECT MAX(day) FROM (${ends}))`;
+  const before = sql.raw(String(length - 1));
+  const tailDay = (agg: "MIN" | "MAX") => sql`(SELECT ${sql.raw(agg)}(day) FROM tail WHERE outcome = 'success' ${type})`;
+  const lo = sql`MAX((SELECT MIN(day) FROM (${ends})) - ${before}, ${tailDay("MIN")} - ${before})`;
+  const hi = sql`MIN((SELECT MAX(day) FROM (${ends})), ${tailDay("MAX")} + ${before})`;
   const days = sql.identifier(`${name}_days`);
   const spans = sql.identifier(`${name}_spans`);
   const spansOf = (sealedOnly: boolean) => sql`SELECT ${sql.raw(sealedOnly ? "-1" : "1")} AS sign, day,
