@@ -84,12 +84,24 @@ export function foldWindowDeltas(from: number, to: number, guard: SQL): SQL {
     ON CONFLICT (org_id, identity_type, window_days, day) DO UPDATE SET delta = delta + excluded.delta`;
 }
 
+/**
+ * Identity `id` has no sealed successful login in days [start, end] (SQL expressions). Its sealed
+ * last login (identities.last_login_at, which the fold keeps) settles it when it is before `start`
+ * or within the range, with one lookup by id; only an identity whose last login is after `end` (a
+ * range that ends in the past) needs a look into daily_activity.
+ */
+export function noSealedLoginIn(id: SQL, start: SQL, end: SQL): SQL {
+  return sql`NOT EXISTS (SELECT 1 FROM ${identities} i WHERE i.id = ${id} AND i.last_login_at >= (${start}) * ${DAY_MS_SQL}
+      AND (i.last_login_at < (${end} + 1) * ${DAY_MS_SQL}
+        OR EXISTS (SELECT 1 FROM ${dailyActivity} s WHERE s.identity_id = ${id} AND s.day BETWEEN ${start} AND ${end} AND s.logins > 0)))`;
+}
+
 /** Tail identities with a login in the `length` days ending `end` (an SQL expression) and no sealed login in them. Needs a `tail` CTE. */
 export function tailOnlyActive(length: number, end: SQL, identityType?: "human" | "machine"): SQL {
   const start = sql`${end} - ${sql.raw(String(length - 1))}`;
   return sql`(SELECT COUNT(DISTINCT t.identity_id) FROM tail t
     WHERE t.outcome = 'success' AND t.day BETWEEN ${start} AND ${end} ${identityType ? sql`AND t.identity_type = ${identityType}` : sql``}
-      AND NOT EXISTS (SELECT 1 FROM ${dailyActivity} s WHERE s.identity_id = t.identity_id AND s.day BETWEEN ${start} AND ${end} AND s.logins > 0))`;
+      AND ${noSealedLoginIn(sql`t.identity_id`, start, end)})`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { activeWindowDeltas, dailyOrgLogins, identities, loginEvents, organizations } from "../db/schema";
 import type { DayRange } from "../analytics/range";
-import { isKept } from "./active-windows";
+import { isKept, noSealedLoginIn } from "./active-windows";
 import { DAY_MS_SQL, effectiveFirstDay, IDENTITY_ALIAS, TAIL_FIRST_ALIAS, WATERMARK } from "./day-stats";
 
 /** The fold's statement adding the chunk's (seq in (from, to]) successful logins per organization and day. */
@@ -63,7 +63,7 @@ function tailOnlyActivePerOrg({ start, end }: DayRange, marks: SQL): SQL {
   return sql`SELECT org_id, ${marks} FROM (
       SELECT t.org_id, COUNT(DISTINCT t.identity_id) AS n FROM tail t
       WHERE t.outcome = 'success' AND t.day BETWEEN ${start} AND ${end}
-        AND NOT EXISTS (SELECT 1 FROM daily_activity s WHERE s.identity_id = t.identity_id AND s.day BETWEEN ${start} AND ${end} AND s.logins > 0)
+        AND ${noSealedLoginIn(sql`t.identity_id`, sql`${start}`, sql`${end}`)}
       GROUP BY t.org_id)`;
 }
 
