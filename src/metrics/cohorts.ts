@@ -63,7 +63,8 @@ export const deleteZeroCohortCells = sql`DELETE FROM ${weeklyCohortActivity} WHE
  * with the unsealed tail. Sealed cells come from weekly_cohort_activity; each identity with a
  * login in the tail has its sealed contribution (its sealed weeks under its sealed cohort)
  * taken out and its whole contribution (sealed ∪ tail weeks under its effective cohort) put
- * in — work bounded by the tail's identities. Needs liveCtes (`org`, `tail`, `tail_first`).
+ * in — work bounded by the tail's identities, and for one whose cohort does not move (the
+ * usual case) by the weeks of its tail logins. Needs liveCtes (`org`, `tail`, `tail_first`).
  */
 export function cohortCellsCtes(firstWeek: number, lastWeek: number, identityType?: "human" | "machine"): SQL {
   const type = (column: SQL) => (identityType ? sql`AND ${column} = ${identityType}` : sql``);
@@ -71,15 +72,22 @@ export function cohortCellsCtes(firstWeek: number, lastWeek: number, identityTyp
   return sql`touched AS MATERIALIZED (
       SELECT ${IDENTITY_ALIAS}.id AS identity_id,
         ${isoWeekSql(sql`${IDENTITY_ALIAS}.first_day`)} AS old_cohort,
-        ${isoWeekSql(effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS))} AS new_cohort
+        ${isoWeekSql(effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS))} AS new_cohort,
+        ${isoWeekSql(sql`span.lo`)} AS tail_from, ${isoWeekSql(sql`span.hi`)} + 6 AS tail_to
       FROM tail_first ${TAIL_FIRST_ALIAS} JOIN ${identities} ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = ${TAIL_FIRST_ALIAS}.identity_id
+      JOIN (SELECT identity_id, MIN(day) AS lo, MAX(day) AS hi FROM tail WHERE outcome = 'success' GROUP BY identity_id) span
+        ON span.identity_id = ${TAIL_FIRST_ALIAS}.identity_id
       WHERE 1 ${type(sql`${IDENTITY_ALIAS}.identity_type`)}
     ),
     touched_weeks(identity_id, week, sealed) AS (
       SELECT identity_id, ${isoWeekSql(sql`day`)}, MAX(sealed) FROM (
-        -- CROSS JOIN fixes the order: the touched identities' days, not every organization's days of the range
+        -- CROSS JOIN fixes the order: the touched identities' days, not every organization's days of the range.
+        -- An identity whose cohort stays has its sealed weeks taken out and put back under the same cohort,
+        -- which cancels except in the weeks of its tail logins: only those weeks of it are read.
         SELECT s.identity_id, s.day, 1 AS sealed FROM touched t CROSS JOIN ${dailyActivity} s
-          ON s.identity_id = t.identity_id AND s.day BETWEEN ${firstWeek} AND ${lastDay} AND s.logins > 0
+          ON s.identity_id = t.identity_id AND s.logins > 0
+          AND s.day BETWEEN (CASE WHEN t.old_cohort = t.new_cohort THEN MAX(${firstWeek}, t.tail_from) ELSE ${firstWeek} END)
+            AND (CASE WHEN t.old_cohort = t.new_cohort THEN MIN(${lastDay}, t.tail_to) ELSE ${lastDay} END)
         UNION ALL
         SELECT identity_id, day, 0 FROM tail
           WHERE outcome = 'success' AND day BETWEEN ${firstWeek} AND ${lastDay} AND identity_id IN (SELECT identity_id FROM touched)
