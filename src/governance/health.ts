@@ -155,7 +155,7 @@ export function labelHealth(c: HealthCounts): Health {
  *   known          first login on or before `end`: identities (org_id, first_day), plus tail
  *                  identities whose first login the tail brings to or before `end`
  *   top            each identity's logins in W (W's activity of these organizations and the
- *                  tail), the top ⌊active / 10⌋ of them
+ *                  tail), the top ⌊active / 10⌋ of them, taken from a histogram of the counts
  */
 export function healthCountsCtes(end: number, figures: SQL): SQL {
   const start = end - HEALTH.windowDays + 1;
@@ -174,11 +174,17 @@ export function healthCountsCtes(end: number, figures: SQL): SQL {
         UNION ALL SELECT t.org_id, t.identity_id, 1 FROM tail t
           WHERE t.outcome = 'success' AND t.day BETWEEN ${start} AND ${end} AND t.org_id IN (${orgs}))
       GROUP BY org_id, identity_id),
+    -- how many identities made each number of logins: the top ⌊n / 10⌋ are taken from the most
+    -- logins down (the last bucket partly), without ranking every identity
+    health_histogram(org_id, logins, identities) AS MATERIALIZED (
+      SELECT org_id, logins, COUNT(*) FROM health_logins GROUP BY org_id, logins),
     health_top(org_id, top_identities, top_logins) AS (
-      SELECT org_id, COUNT(*), SUM(logins) FROM (
-        SELECT org_id, logins, ROW_NUMBER() OVER (PARTITION BY org_id ORDER BY logins DESC) AS rk, COUNT(*) OVER (PARTITION BY org_id) AS n
-        FROM health_logins)
-      WHERE rk * 10 <= n GROUP BY org_id),
+      SELECT org_id, k, SUM(taken * logins) FROM (
+        SELECT h.org_id, h.logins, c.k,
+          MIN(h.identities, MAX(0, c.k - (SUM(h.identities) OVER (PARTITION BY h.org_id ORDER BY h.logins DESC) - h.identities))) AS taken
+        FROM health_histogram h
+        JOIN (SELECT org_id, SUM(identities) / 10 AS k FROM health_histogram GROUP BY org_id) c ON c.org_id = h.org_id)
+      WHERE k > 0 GROUP BY org_id),
     health_counts AS (
       SELECT f.org_id, f.active, f.previous_active, f.new_users AS new,
         u.active - f.previous_active - f.new_users AS resurrecting,
