@@ -345,9 +345,9 @@ function retryAfterMs(res) {
 async function runLoad({ base, universe, requests, tokens, burst }) {
   const stats = {
     requestsPlanned: requests.length,
-    attempts: 0, // HTTP requests started, of every kind
+    attempts: 0, // HTTP requests started, of every kind (the load's and the rate-limit phase's, summed at the end)
     responses202: 0,
-    eventsSent: 0, // events in every attempt (retries, aborted and throttled ones included)
+    eventsSent: 0, // events in every attempt (retries, aborted and throttled ones included; summed at the end)
     eventsSeen: 0, // events in requests whose 202 we saw
     accepted: 0,
     duplicates: 0,
@@ -388,8 +388,6 @@ async function runLoad({ base, universe, requests, tokens, burst }) {
       const controller = new AbortController();
       const timer = abortOnce !== null ? setTimeout(() => controller.abort(new Error("load-test abort")), abortOnce) : null;
       const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
-      stats.attempts++;
-      stats.eventsSent += count;
       const phase = req.client === "burst" ? burstStats : loadStats;
       phase.attempts++;
       phase.eventsSent += count;
@@ -509,15 +507,18 @@ async function runLoad({ base, universe, requests, tokens, burst }) {
       return deliver({ index: tag, client: "burst" }, { body, count: 1, keys: [keyOf(universe[i])] }, burst.token);
     };
     // (with --queue the pool goes out in batches like the rest: the limit is the same middleware, proved by the direct run)
-    await Promise.all(
-      Array.from({ length: opts.queue ? 0 : 8 }, async () => {
-        while (burstStats.refused === null && next < burst.pool.length) {
-          const k = next++;
-          await single(burst.pool[k], `burst-${k}`);
-        }
-      }),
-    );
-    burstRefused(); // never refused (a failure, reported below) or --queue: the load goes on
+    try {
+      await Promise.all(
+        Array.from({ length: opts.queue ? 0 : 8 }, async () => {
+          while (burstStats.refused === null && next < burst.pool.length) {
+            const k = next++;
+            await single(burst.pool[k], `burst-${k}`);
+          }
+        }),
+      );
+    } finally {
+      burstRefused(); // refused, never refused (a failure, reported below), crashed or --queue: the load goes on
+    }
     for (let k = next; k < burst.pool.length; k += MAX_BATCH) {
       const events = burst.pool.slice(k, k + MAX_BATCH).map((i) => universe[i]);
       const body = JSON.stringify({ events });
@@ -538,6 +539,8 @@ async function runLoad({ base, universe, requests, tokens, burst }) {
     throw failed[0].reason instanceof Failure ? failed[0].reason : new Failure(`a client crashed: ${failed[0].reason?.stack ?? failed[0].reason}`);
   }
   stats.load = loadStats;
+  stats.attempts = loadStats.attempts + burstStats.attempts;
+  stats.eventsSent = loadStats.eventsSent + burstStats.eventsSent;
   stats.burst = { requestsUntilRefused: burstStats.refused, seconds: rateLimited[0].value };
   if (burstStats.refused === null && !opts.queue) {
     problem(`one token sent ${burstStats.attempts} requests (limit ${burst.limit} per ${burst.period} s) and was never refused: the per-token rate limit is not enforced`);

@@ -7,7 +7,8 @@ import { addDays, allD1, DAY_MS, ingest, resetDatabases, rollup, todayDate } fro
 /**
  * The migrations that add a maintained table backfill it from what was already folded
  * (0003 the window deltas, 0006 the retention cells and organization logins, 0007 the 56-day
- * window, 0010 the count of identities with a first login), and from then on the fold keeps it. Both must give the same rows, or a database
+ * window, 0010 the count of identities with a first login), and from then on the fold keeps
+ * it. Both must give the same rows, or a database
  * migrated with data would answer differently from one that folded the same events: for
  * random streams with late events, folded in small chunks, each table is rebuilt by its
  * migrations' INSERTs and compared with what the fold left.

@@ -9,6 +9,9 @@ export interface DbState {
   hash: string;
 }
 
+/** Every database the suite runs with: DB, and DB_SHARD_1 when sharded. */
+export const allD1 = (): D1Database[] => shardsOf(env as Bindings).map((s) => s.d1);
+
 /** Every application table: whatever the migrations created, so new tables are covered too. */
 export async function applicationTables(db: D1Database): Promise<string[]> {
   const { results } = await db
@@ -18,7 +21,7 @@ export async function applicationTables(db: D1Database): Promise<string[]> {
 }
 
 /** Counts and a hash of every database (DB, and DB_SHARD_1 when sharded), to prove a rejected request changed nothing. */
-export async function dbState(databases: D1Database[] = shardsOf(env as Bindings).map((s) => s.d1)): Promise<DbState> {
+export async function dbState(databases: D1Database[] = allD1()): Promise<DbState> {
   const counts: Record<string, number> = {};
   const parts: string[] = [];
   for (const [n, db] of databases.entries()) {
@@ -40,7 +43,7 @@ export async function dbState(databases: D1Database[] = shardsOf(env as Bindings
  * the same starting state many times builds it once. Rows travel as one JSON text per table:
  * SQLite's json_array keeps integers, reals, text and NULL apart, and refuses a BLOB outright.
  */
-export async function snapshotDatabases(databases: D1Database[] = shardsOf(env as Bindings).map((s) => s.d1)): Promise<() => Promise<void>> {
+export async function snapshotDatabases(databases: D1Database[] = allD1()): Promise<() => Promise<void>> {
   const quote = (name: string) => `"${name}"`;
   const saved: { db: D1Database; tables: { table: string; columns: string[]; rows: string }[] }[] = [];
   for (const db of databases) {

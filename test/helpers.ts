@@ -6,7 +6,7 @@ import type { Bindings } from "../src/env";
 import worker from "../src/index";
 import { runRollup, type RollupOptions, type RollupResult } from "../src/rollup/rollup";
 import { everyDatabase, jobDatabases, placeByHash, shardsOf } from "../src/db/shards";
-import { applicationTables } from "./db-state";
+import { allD1, applicationTables } from "./db-state";
 
 export const ISSUER = "https://auth.test";
 export const AUDIENCE = "loginpulse";
@@ -117,7 +117,7 @@ export async function ingest(events: EventInput[]): Promise<{ accepted: number; 
  */
 export const testDatabases = () => jobDatabases(env as Bindings);
 /** Every database's binding. */
-export const allD1 = (): D1Database[] => shardsOf(env as Bindings).map((s) => s.d1);
+export { allD1 };
 /** The primary database (`DB`): the directory, dead letters and platform reports live there. */
 export const testDb = () => createDb(env.DB);
 /** The database holding an organization (`DB` for one it does not know). */

@@ -73,10 +73,10 @@ export function cohortCellsCtes(firstWeek: number, lastWeek: number, identityTyp
       SELECT ${IDENTITY_ALIAS}.id AS identity_id,
         ${isoWeekSql(sql`${IDENTITY_ALIAS}.first_day`)} AS old_cohort,
         ${isoWeekSql(effectiveFirstDay(IDENTITY_ALIAS, TAIL_FIRST_ALIAS))} AS new_cohort,
-        ${isoWeekSql(sql`span.lo`)} AS tail_from, ${isoWeekSql(sql`span.hi`)} + 6 AS tail_to
+        ${isoWeekSql(sql`${TAIL_FIRST_ALIAS}.day`)} AS tail_from, ${isoWeekSql(sql`last.day`)} + 6 AS tail_to
       FROM tail_first ${TAIL_FIRST_ALIAS} JOIN ${identities} ${IDENTITY_ALIAS} ON ${IDENTITY_ALIAS}.id = ${TAIL_FIRST_ALIAS}.identity_id
-      JOIN (SELECT identity_id, MIN(day) AS lo, MAX(day) AS hi FROM tail WHERE outcome = 'success' GROUP BY identity_id) span
-        ON span.identity_id = ${TAIL_FIRST_ALIAS}.identity_id
+      JOIN (SELECT identity_id, MAX(day) AS day FROM tail WHERE outcome = 'success' GROUP BY identity_id) last
+        ON last.identity_id = ${TAIL_FIRST_ALIAS}.identity_id
       WHERE 1 ${type(sql`${IDENTITY_ALIAS}.identity_type`)}
     ),
     touched_weeks(identity_id, week, sealed) AS (
